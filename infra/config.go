@@ -1,0 +1,394 @@
+package infra
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Registration says who may create accounts on the homeserver.
+type Registration string
+
+const (
+	RegistrationClosed Registration = "closed"
+	RegistrationToken  Registration = "token"
+	RegistrationOpen   Registration = "open"
+)
+
+// Config is the validated configuration of one stack.
+type Config struct {
+	Region                string
+	Domain                string
+	HostedZoneID          string
+	SSHAllowedCIDRs       []netip.Prefix
+	AllowSSHFromAnywhere  bool
+	SSHPublicKey          string
+	InstanceType          string
+	Arch                  Arch
+	RootVolumeGiB         int
+	DataVolumeGiB         int
+	SnapshotRetentionDays int
+	IPv6                  bool
+	ServeBaseDomain       bool
+	Element               bool
+	TURN                  bool
+	Registration          Registration
+	ExtraSubdomains       []string
+	DNSTTL                int
+	VPCCIDR               netip.Prefix
+	Protect               bool
+}
+
+// MatrixHost is the name the homeserver answers on; the playbook derives
+// the same name from matrix_domain.
+func (c Config) MatrixHost() string { return "matrix." + c.Domain }
+
+// ElementHost is where the playbook serves Element Web.
+func (c Config) ElementHost() string { return "element." + c.Domain }
+
+// EngineConfig returns the stack's configuration as the Pulumi engine hands
+// it to the program (JSON in PULUMI_CONFIG). The SDK offers no way to list
+// config keys, and listing them is how misspelt keys are caught.
+func EngineConfig() (map[string]string, error) {
+	raw := map[string]string{}
+	if s := os.Getenv("PULUMI_CONFIG"); s != "" {
+		if err := json.Unmarshal([]byte(s), &raw); err != nil {
+			return nil, fmt.Errorf("config: reading PULUMI_CONFIG: %w", err)
+		}
+	}
+	return raw, nil
+}
+
+// ParseConfig validates raw config values (as Pulumi stores them: strings,
+// with lists as JSON) and returns every problem at once.
+func ParseConfig(raw map[string]string) (Config, error) {
+	r := reader{raw: raw}
+	r.rejectUnknown()
+	c := Config{
+		Region:                r.region(),
+		Domain:                r.domain(),
+		HostedZoneID:          r.hostedZoneID(),
+		AllowSSHFromAnywhere:  r.boolean("allowSshFromAnywhere"),
+		SSHPublicKey:          r.sshPublicKey(),
+		RootVolumeGiB:         r.integer("rootVolumeGiB", 8, 16384, "the Ubuntu image needs 8 GiB; gp3 allows up to 16384"),
+		DataVolumeGiB:         r.integer("dataVolumeGiB", 1, 16384, "gp3 volumes hold 1 to 16384 GiB"),
+		SnapshotRetentionDays: r.integer("snapshotRetentionDays", 1, 1000, "Data Lifecycle Manager keeps 1 to 1000 days"),
+		IPv6:                  r.boolean("ipv6"),
+		ServeBaseDomain:       r.boolean("serveBaseDomain"),
+		Element:               r.boolean("element"),
+		TURN:                  r.boolean("turn"),
+		Registration:          r.registration(),
+		DNSTTL:                r.integer("dnsTtl", 30, 172800, "use 30 to 172800 seconds"),
+		VPCCIDR:               r.vpcCIDR(),
+		Protect:               r.boolean("protect"),
+	}
+	c.InstanceType, c.Arch = r.instanceType()
+	c.SSHAllowedCIDRs = r.sshCIDRs(c.AllowSSHFromAnywhere, c.IPv6)
+	c.ExtraSubdomains = r.extraSubdomains()
+	if err := r.problems.err(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// reader turns raw strings into typed values, recording problems instead of
+// stopping at the first one.
+type reader struct {
+	raw      map[string]string
+	problems problems
+}
+
+func qualified(name string) string { return Namespace + ":" + name }
+
+func (r *reader) add(name, format string, args ...any) {
+	r.problems.add(qualified(name), format, args...)
+}
+
+// value returns the raw value, or the table default rendered the way
+// Pulumi would store it.
+func (r *reader) value(name string) (string, bool) {
+	if v, ok := r.raw[qualified(name)]; ok {
+		return v, true
+	}
+	k, ok := lookupKey(name)
+	if !ok {
+		panic("infra: unknown config key " + name) // a programming error, caught by tests
+	}
+	switch d := k.Default.(type) {
+	case nil:
+		return "", false
+	case []string:
+		b, _ := json.Marshal(d)
+		return string(b), true
+	default:
+		return fmt.Sprint(d), true
+	}
+}
+
+func (r *reader) rejectUnknown() {
+	var names []string
+	for _, k := range Keys() {
+		names = append(names, k.Name)
+	}
+	var unknown []string
+	for key := range r.raw {
+		name, ok := strings.CutPrefix(key, Namespace+":")
+		if ok && !slices.Contains(names, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(unknown)
+	for _, name := range unknown {
+		if guess := closest(name, names); guess != "" {
+			r.add(name, "unknown key; did you mean %s? (pulumi config rm %s, then set %s)", qualified(guess), qualified(name), qualified(guess))
+			continue
+		}
+		r.add(name, "unknown key; the known keys are listed in Pulumi.yaml and the README (remove it with pulumi config rm %s)", qualified(name))
+	}
+}
+
+func (r *reader) boolean(name string) bool {
+	v, _ := r.value(name)
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.add(name, "%q is not a boolean; use true or false", v)
+	}
+	return b
+}
+
+func (r *reader) integer(name string, lo, hi int, why string) int {
+	v, _ := r.value(name)
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	switch {
+	case err != nil:
+		r.add(name, "%q is not a whole number; use a number from %d to %d", v, lo, hi)
+	case n < lo || n > hi:
+		r.add(name, "%d is out of range; %s", n, why)
+	}
+	return n
+}
+
+// list decodes a JSON array of strings, which is how Pulumi stores a YAML
+// list from the stack file.
+func (r *reader) list(name, example string) ([]string, bool) {
+	v, ok := r.value(name)
+	if !ok {
+		return nil, false
+	}
+	var items []string
+	if err := json.Unmarshal([]byte(v), &items); err != nil {
+		r.add(name, "must be a list of strings, e.g. %s (pulumi config set --path '%s[0]' ...)", example, qualified(name))
+		return nil, false
+	}
+	return items, true
+}
+
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+
+func (r *reader) region() string {
+	v := strings.TrimSpace(r.raw["aws:region"])
+	switch {
+	case v == "":
+		r.problems.add("aws:region", "required; set the AWS region to deploy into, e.g. pulumi config set aws:region eu-central-1")
+	case !regionPattern.MatchString(v):
+		r.problems.add("aws:region", "%q is not an AWS region name such as eu-central-1", v)
+	}
+	return v
+}
+
+var labelPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+func (r *reader) domain() string {
+	v, ok := r.value("domain")
+	if !ok || strings.TrimSpace(v) == "" {
+		r.add("domain", "required; set the base domain users will have in their IDs, e.g. pulumi config set matrix:domain example.org")
+		return ""
+	}
+	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(v)), ".")
+	if msg := domainProblem(d); msg != "" {
+		r.add("domain", "%q %s", v, msg)
+		return ""
+	}
+	return d
+}
+
+// domainProblem explains why d cannot be a Matrix server name, or returns "".
+func domainProblem(d string) string {
+	switch {
+	case strings.Contains(d, "://"):
+		return "must be a bare domain without a scheme; drop the http(s)://"
+	case strings.Contains(d, "/"):
+		return "must be a bare domain without a path; drop everything from the first /"
+	case strings.Contains(d, ":"):
+		return "must be a bare domain without a port; the playbook serves 443 and 8448 itself"
+	case strings.Contains(d, "@"):
+		return "must be a bare domain, not a user ID or e-mail address"
+	case strings.HasPrefix(d, "matrix."):
+		return "must be the base domain, not the matrix. host: user IDs would become @alice:matrix.example.org; set example.org and the program creates matrix.example.org"
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return "must have at least two labels, e.g. example.org"
+	}
+	// element.<domain> is the longest name derived from it and must fit 253.
+	if len("element.")+len(d) > 253 {
+		return "is too long; element.<domain> must fit in 253 characters"
+	}
+	for _, l := range labels {
+		if !labelPattern.MatchString(l) {
+			return fmt.Sprintf("has an invalid label %q; labels are 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen", l)
+		}
+	}
+	if _, err := strconv.Atoi(labels[len(labels)-1]); err == nil {
+		return "is an IP address or ends in a numeric label; use a domain name"
+	}
+	return ""
+}
+
+var zoneIDPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,32}$`)
+
+func (r *reader) hostedZoneID() string {
+	v, _ := r.value("hostedZoneId")
+	v = strings.TrimPrefix(strings.TrimSpace(v), "/hostedzone/")
+	if v != "" && !zoneIDPattern.MatchString(v) {
+		r.add("hostedZoneId", "%q is not a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ; remove the key to look the zone up from matrix:domain", v)
+		return ""
+	}
+	return v
+}
+
+func (r *reader) sshCIDRs(anywhereAllowed, ipv6 bool) []netip.Prefix {
+	items, ok := r.list("sshAllowedCidrs", `["203.0.113.7/32"]`)
+	if !ok {
+		if _, present := r.value("sshAllowedCidrs"); !present {
+			r.add("sshAllowedCidrs", `required; list the addresses that may reach SSH, e.g. pulumi config set --path 'matrix:sshAllowedCidrs[0]' 203.0.113.7/32`)
+		}
+		return nil
+	}
+	if len(items) == 0 {
+		r.add("sshAllowedCidrs", "is empty; list at least the address of the machine that runs pulumi up (Ansible connects over SSH), e.g. 203.0.113.7/32")
+		return nil
+	}
+	var out []netip.Prefix
+	for _, item := range items {
+		p, msg := parseSSHCIDR(item, anywhereAllowed, ipv6)
+		if msg != "" {
+			r.add("sshAllowedCidrs", "%q %s", item, msg)
+			continue
+		}
+		if slices.Contains(out, p) {
+			r.add("sshAllowedCidrs", "%q is listed twice; remove the duplicate", item)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func parseSSHCIDR(s string, anywhereAllowed, ipv6 bool) (netip.Prefix, string) {
+	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	if err != nil {
+		if a, aerr := netip.ParseAddr(strings.TrimSpace(s)); aerr == nil {
+			return netip.Prefix{}, fmt.Sprintf("is an address, not a CIDR; write %s/%d", a, a.BitLen())
+		}
+		return netip.Prefix{}, "is not a CIDR; write an address with a prefix length such as 203.0.113.7/32 or 2001:db8::/64"
+	}
+	if p != p.Masked() {
+		return netip.Prefix{}, fmt.Sprintf("has host bits set; write %s", p.Masked())
+	}
+	if p.Bits() == 0 && !anywhereAllowed {
+		return netip.Prefix{}, "opens SSH to the whole internet; list your own addresses instead, or set matrix:allowSshFromAnywhere true if you really mean it"
+	}
+	if p.Addr().Is6() && !ipv6 {
+		return netip.Prefix{}, "is IPv6 but matrix:ipv6 is false, so the host has no IPv6 address; remove it or enable matrix:ipv6"
+	}
+	return p, ""
+}
+
+func (r *reader) sshPublicKey() string {
+	v, _ := r.value("sshPublicKey")
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return ""
+	}
+	key, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(v))
+	switch {
+	case err != nil:
+		r.add("sshPublicKey", "is not an OpenSSH public key (the one line in ~/.ssh/id_ed25519.pub); remove the key to have one generated")
+	case len(strings.TrimSpace(string(rest))) > 0:
+		r.add("sshPublicKey", "holds more than one key; give exactly one")
+	case !slices.Contains([]string{ssh.KeyAlgoED25519, ssh.KeyAlgoRSA, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521}, key.Type()):
+		r.add("sshPublicKey", "has type %s, which EC2 key pairs do not accept; use an ed25519, RSA or ECDSA key", key.Type())
+	}
+	return v
+}
+
+func (r *reader) instanceType() (string, Arch) {
+	v, _ := r.value("instanceType")
+	v = strings.ToLower(strings.TrimSpace(v))
+	arch, msg := classifyInstanceType(v)
+	if msg != "" {
+		r.add("instanceType", "%q %s", v, msg)
+	}
+	return v, arch
+}
+
+func (r *reader) registration() Registration {
+	v, _ := r.value("registration")
+	switch reg := Registration(strings.ToLower(strings.TrimSpace(v))); reg {
+	case RegistrationClosed, RegistrationToken, RegistrationOpen:
+		return reg
+	}
+	r.add("registration", "%q is not a registration mode; use closed (default), token or open", v)
+	return ""
+}
+
+// reservedLabels are names the program already creates for itself.
+var reservedLabels = []string{"matrix", "element"}
+
+func (r *reader) extraSubdomains() []string {
+	items, ok := r.list("extraSubdomains", `["ntfy", "etherpad"]`)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, item := range items {
+		l := strings.ToLower(strings.TrimSpace(item))
+		switch {
+		case !labelPattern.MatchString(l):
+			r.add("extraSubdomains", "%q is not a single DNS label; give just the label (ntfy, not ntfy.example.org)", item)
+		case slices.Contains(reservedLabels, l):
+			r.add("extraSubdomains", "%q is created by the program already; remove it", item)
+		case slices.Contains(out, l):
+			r.add("extraSubdomains", "%q is listed twice; remove the duplicate", item)
+		default:
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (r *reader) vpcCIDR() netip.Prefix {
+	v, _ := r.value("vpcCidr")
+	p, err := netip.ParsePrefix(strings.TrimSpace(v))
+	switch {
+	case err != nil || !p.Addr().Is4():
+		r.add("vpcCidr", "%q is not an IPv4 CIDR; use a private range such as 10.42.0.0/16", v)
+	case p != p.Masked():
+		r.add("vpcCidr", "%q has host bits set; write %s", v, p.Masked())
+	case p.Bits() < 16 || p.Bits() > 24:
+		r.add("vpcCidr", "%q must be between /16 (the largest AWS allows) and /24 (room for two subnets)", v)
+	case !p.Addr().IsPrivate():
+		r.add("vpcCidr", "%q is not a private range; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", v)
+	default:
+		return p
+	}
+	return netip.Prefix{}
+}

@@ -1,0 +1,91 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Homeserver is the component holding every resource of one homeserver.
+type Homeserver struct {
+	pulumi.ResourceState
+
+	Config   Config
+	Facts    Facts
+	Provider *aws.Provider
+	Network  *Network
+	Firewall *Firewall
+	Host     *Host
+	Records  map[Record]*route53.Record
+}
+
+// NewHomeserver validates nothing: cfg comes from ParseConfig. It looks up
+// the account's facts first, so a missing zone or image stops the run before
+// anything is created, then declares the resources.
+func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, error) {
+	provider, err := aws.NewProvider(ctx, "aws", &aws.ProviderArgs{
+		Region: pulumi.String(cfg.Region),
+		DefaultTags: aws.ProviderDefaultTagsArgs{Tags: pulumi.StringMap{
+			"Project":   pulumi.String(ctx.Project()),
+			"Stack":     pulumi.String(ctx.Stack()),
+			"ManagedBy": pulumi.String("pulumi"),
+		}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("homeserver: provider: %w", err)
+	}
+	facts, err := lookUp(ctx, cfg, pulumi.Provider(provider))
+	if err != nil {
+		return nil, err
+	}
+	hs := &Homeserver{Config: cfg, Facts: facts, Provider: provider}
+	if err := ctx.RegisterComponentResource("matrix:aws:Homeserver", name, hs, pulumi.Providers(provider)); err != nil {
+		return nil, fmt.Errorf("homeserver: %w", err)
+	}
+	child := pulumi.Parent(hs)
+	if hs.Network, err = newNetwork(ctx, cfg, facts, child); err != nil {
+		return nil, err
+	}
+	if hs.Firewall, err = newFirewall(ctx, cfg, hs.Network, child); err != nil {
+		return nil, err
+	}
+	if hs.Host, err = newHost(ctx, cfg, facts, hs.Network, hs.Firewall, child); err != nil {
+		return nil, err
+	}
+	if hs.Records, err = newRecords(ctx, cfg, facts, hs.Host, child); err != nil {
+		return nil, err
+	}
+	if err := ctx.RegisterResourceOutputs(hs, pulumi.Map(hs.Outputs())); err != nil {
+		return nil, fmt.Errorf("homeserver: %w", err)
+	}
+	return hs, nil
+}
+
+// Outputs are the stack outputs an operator needs after `pulumi up`.
+func (hs *Homeserver) Outputs() map[string]pulumi.Input {
+	cfg, host := hs.Config, hs.Host
+	out := map[string]pulumi.Input{
+		"homeserverUrl": pulumi.String("https://" + cfg.MatrixHost()),
+		"userIdFormat":  pulumi.String("@user:" + cfg.Domain),
+		"publicIpv4":    host.IP.PublicIp,
+		"instanceId":    host.Instance.ID(),
+		"dataVolumeId":  host.DataVolume.ID(),
+		"hostedZoneId":  pulumi.String(hs.Facts.ZoneID),
+		"nameServers":   pulumi.ToStringArray(hs.Facts.NameServers),
+		"amiName":       pulumi.String(hs.Facts.AMIName),
+		"sshCommand":    pulumi.Sprintf("ssh %s@%s", SSHUser, host.IP.PublicIp),
+	}
+	if cfg.Element {
+		out["elementUrl"] = pulumi.String("https://" + cfg.ElementHost())
+	}
+	if cfg.IPv6 {
+		out["publicIpv6"] = host.Instance.Ipv6Addresses.Index(pulumi.Int(0))
+	}
+	if host.PrivateKey != nil {
+		out["sshPrivateKey"] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh)
+		out["sshCommand"] = pulumi.Sprintf("pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key && chmod 600 matrix-ssh.key && ssh -i matrix-ssh.key %s@%s", SSHUser, host.IP.PublicIp)
+	}
+	return out
+}

@@ -1,0 +1,233 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/dlm"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ebs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+)
+
+// DataDevice is where the data volume is attached. Nitro instances expose
+// it as an NVMe device whose serial is the volume ID; the prepare playbook
+// resolves either form.
+const DataDevice = "/dev/sdf"
+
+// SSHUser is the login user of Ubuntu cloud images (passwordless sudo).
+const SSHUser = "ubuntu"
+
+// snapshotTag marks the volumes the snapshot policy of this stack manages.
+const snapshotTag = "matrix-snapshots"
+
+// Host is the machine and everything bound to its lifetime or its data.
+type Host struct {
+	PrivateKey *tls.PrivateKey // nil when matrix:sshPublicKey is set
+	KeyPair    *ec2.KeyPair
+	Instance   *ec2.Instance
+	IP         *ec2.Eip
+	DataVolume *ebs.Volume
+	Attachment *ec2.VolumeAttachment
+	Snapshots  *dlm.LifecyclePolicy
+	Recovery   *cloudwatch.MetricAlarm
+}
+
+func newHost(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw *Firewall, opts ...pulumi.ResourceOption) (*Host, error) {
+	h := &Host{}
+	var err error
+	if h.KeyPair, h.PrivateKey, err = newKeyPair(ctx, cfg, opts...); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if h.Instance, err = newInstance(ctx, cfg, facts, network, fw, h.KeyPair, opts...); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if h.IP, err = newElasticIP(ctx, h.Instance, opts...); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if h.DataVolume, h.Attachment, err = newDataVolume(ctx, cfg, facts, h.Instance, opts...); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if h.Snapshots, err = newSnapshotPolicy(ctx, cfg, facts, opts...); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if h.Recovery, err = newRecoveryAlarm(ctx, cfg, facts, h.Instance, opts...); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	return h, nil
+}
+
+func newKeyPair(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) (*ec2.KeyPair, *tls.PrivateKey, error) {
+	var key *tls.PrivateKey
+	publicKey := pulumi.String(cfg.SSHPublicKey).ToStringOutput()
+	if cfg.SSHPublicKey == "" {
+		var err error
+		key, err = tls.NewPrivateKey(ctx, "ssh", &tls.PrivateKeyArgs{Algorithm: pulumi.String("ED25519")}, opts...)
+		if err != nil {
+			return nil, nil, err
+		}
+		publicKey = key.PublicKeyOpenssh
+	}
+	pair, err := ec2.NewKeyPair(ctx, "ssh", &ec2.KeyPairArgs{
+		PublicKey: publicKey,
+		Tags:      nameTag(ctx, "ssh"),
+	}, opts...)
+	return pair, key, err
+}
+
+func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw *Firewall, pair *ec2.KeyPair, opts ...pulumi.ResourceOption) (*ec2.Instance, error) {
+	userData, err := cloudConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	args := &ec2.InstanceArgs{
+		Ami:                 pulumi.String(facts.AMI),
+		InstanceType:        pulumi.String(cfg.InstanceType),
+		SubnetId:            network.Subnets[0].ID(),
+		VpcSecurityGroupIds: pulumi.StringArray{fw.Group.ID()},
+		KeyName:             pair.KeyName,
+		MetadataOptions: ec2.InstanceMetadataOptionsArgs{
+			HttpEndpoint: pulumi.String("enabled"),
+			HttpTokens:   pulumi.String("required"),
+			// Nothing in a container needs the instance's credentials here.
+			HttpPutResponseHopLimit: pulumi.Int(1),
+		},
+		RootBlockDevice: ec2.InstanceRootBlockDeviceArgs{
+			VolumeType:          pulumi.String("gp3"),
+			VolumeSize:          pulumi.Int(cfg.RootVolumeGiB),
+			Encrypted:           pulumi.Bool(true),
+			DeleteOnTermination: pulumi.Bool(true),
+			Tags:                nameTag(ctx, "root"),
+		},
+		DisableApiTermination: pulumi.Bool(cfg.Protect),
+		UserData:              pulumi.String(userData),
+		Tags:                  nameTag(ctx, "host"),
+	}
+	if cfg.IPv6 {
+		args.Ipv6AddressCount = pulumi.Int(1)
+	}
+	// A newer Ubuntu image must not replace a running homeserver: the AMI
+	// is read at creation only. Roll deliberately with
+	// `pulumi up --replace <instance URN>` (README, "Rolling the host").
+	return ec2.NewInstance(ctx, "host", args, append(opts, pulumi.IgnoreChanges([]string{"ami"}))...)
+}
+
+// cloudConfig is the host's user data: only its name. Packages, Docker and
+// everything else are the playbook's job.
+func cloudConfig(cfg Config) (string, error) {
+	b, err := yaml.Marshal(map[string]any{
+		"hostname":         "matrix",
+		"fqdn":             cfg.MatrixHost(),
+		"manage_etc_hosts": true,
+	})
+	if err != nil {
+		return "", fmt.Errorf("user data: %w", err)
+	}
+	return "#cloud-config\n" + string(b), nil
+}
+
+func newElasticIP(ctx *pulumi.Context, instance *ec2.Instance, opts ...pulumi.ResourceOption) (*ec2.Eip, error) {
+	ip, err := ec2.NewEip(ctx, "ip", &ec2.EipArgs{
+		Domain: pulumi.String("vpc"),
+		Tags:   nameTag(ctx, "ip"),
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	_, err = ec2.NewEipAssociation(ctx, "ip", &ec2.EipAssociationArgs{
+		AllocationId: ip.AllocationId,
+		InstanceId:   instance.ID(),
+	}, opts...)
+	return ip, err
+}
+
+// newDataVolume creates /matrix's volume in the subnet's zone, independent
+// of the instance, so replacing the instance keeps every byte of state.
+func newDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.Instance, opts ...pulumi.ResourceOption) (*ebs.Volume, *ec2.VolumeAttachment, error) {
+	tags := nameTag(ctx, "data")
+	tags[snapshotTag] = pulumi.String(snapshotTarget(ctx))
+	volOpts := append(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))
+	vol, err := ebs.NewVolume(ctx, "data", &ebs.VolumeArgs{
+		AvailabilityZone: pulumi.String(facts.Zones[0]),
+		Size:             pulumi.Int(cfg.DataVolumeGiB),
+		Type:             pulumi.String("gp3"),
+		Encrypted:        pulumi.Bool(true),
+		FinalSnapshot:    pulumi.Bool(true),
+		Tags:             tags,
+	}, volOpts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	att, err := ec2.NewVolumeAttachment(ctx, "data", &ec2.VolumeAttachmentArgs{
+		DeviceName: pulumi.String(DataDevice),
+		VolumeId:   vol.ID(),
+		InstanceId: instance.ID(),
+		// Docker and PostgreSQL write to /matrix: detach only when stopped.
+		StopInstanceBeforeDetaching: pulumi.Bool(true),
+	}, opts...)
+	return vol, att, err
+}
+
+func snapshotTarget(ctx *pulumi.Context) string { return ctx.Project() + "-" + ctx.Stack() }
+
+func newSnapshotPolicy(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulumi.ResourceOption) (*dlm.LifecyclePolicy, error) {
+	role, err := iam.NewRole(ctx, "snapshots", &iam.RoleArgs{
+		Description:      pulumi.String("Data Lifecycle Manager: daily snapshots of the Matrix data volume"),
+		AssumeRolePolicy: pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"dlm.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+		Tags:             nameTag(ctx, "snapshots"),
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	attach, err := iam.NewRolePolicyAttachment(ctx, "snapshots", &iam.RolePolicyAttachmentArgs{
+		Role:      role.Name,
+		PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole", facts.Partition),
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return dlm.NewLifecyclePolicy(ctx, "snapshots", &dlm.LifecyclePolicyArgs{
+		Description:      pulumi.Sprintf("daily snapshots of %s /matrix", cfg.MatrixHost()),
+		ExecutionRoleArn: role.Arn,
+		State:            pulumi.String("ENABLED"),
+		PolicyDetails: dlm.LifecyclePolicyPolicyDetailsArgs{
+			ResourceTypes: pulumi.StringArray{pulumi.String("VOLUME")},
+			TargetTags:    pulumi.StringMap{snapshotTag: pulumi.String(snapshotTarget(ctx))},
+			Schedules: dlm.LifecyclePolicyPolicyDetailsScheduleArray{dlm.LifecyclePolicyPolicyDetailsScheduleArgs{
+				Name:     pulumi.String("daily"),
+				CopyTags: pulumi.Bool(true),
+				CreateRule: dlm.LifecyclePolicyPolicyDetailsScheduleCreateRuleArgs{
+					Interval:     pulumi.Int(24),
+					IntervalUnit: pulumi.String("HOURS"),
+					Times:        pulumi.String("03:00"),
+				},
+				RetainRule: dlm.LifecyclePolicyPolicyDetailsScheduleRetainRuleArgs{
+					Interval:     pulumi.Int(cfg.SnapshotRetentionDays),
+					IntervalUnit: pulumi.String("DAYS"),
+				},
+			}},
+		},
+		Tags: nameTag(ctx, "snapshots"),
+	}, append(opts, pulumi.DependsOn([]pulumi.Resource{attach}))...)
+}
+
+// newRecoveryAlarm moves the instance to healthy hardware when AWS's own
+// system status check fails; the EIP, volumes and IPv6 address come along.
+func newRecoveryAlarm(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.Instance, opts ...pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
+	return cloudwatch.NewMetricAlarm(ctx, "recover", &cloudwatch.MetricAlarmArgs{
+		AlarmDescription:   pulumi.Sprintf("recover %s when the system status check fails", cfg.MatrixHost()),
+		Namespace:          pulumi.String("AWS/EC2"),
+		MetricName:         pulumi.String("StatusCheckFailed_System"),
+		Dimensions:         pulumi.StringMap{"InstanceId": instance.ID()},
+		Statistic:          pulumi.String("Maximum"),
+		Period:             pulumi.Int(60),
+		EvaluationPeriods:  pulumi.Int(2),
+		ComparisonOperator: pulumi.String("GreaterThanThreshold"),
+		Threshold:          pulumi.Float64(0),
+		AlarmActions:       pulumi.Array{pulumi.Sprintf("arn:%s:automate:%s:ec2:recover", facts.Partition, cfg.Region)},
+		Tags:               nameTag(ctx, "recover"),
+	}, opts...)
+}

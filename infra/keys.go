@@ -1,0 +1,49 @@
+package infra
+
+// Namespace is the Pulumi config namespace of every key this program reads.
+// It equals the project name in Pulumi.yaml, which is what lets that file
+// declare the keys with types and descriptions.
+const Namespace = "matrix"
+
+// Key describes one matrix:* config key. The table below is the single
+// source of truth: Pulumi.yaml's config block and the README's reference are
+// tested against it, and the parser takes its defaults from it.
+type Key struct {
+	Name        string
+	Type        string // "string", "integer", "boolean" or "array" (of strings)
+	Default     any    // nil when the key has no default
+	Description string
+}
+
+// Keys lists every key in the order the README documents them.
+func Keys() []Key {
+	return []Key{
+		{"domain", "string", nil, "Base domain of user IDs (@alice:<domain>); the homeserver is served at matrix.<domain>. Required."},
+		{"hostedZoneId", "string", nil, "Route 53 public hosted zone holding the records; looked up from the domain (or its parents) when unset."},
+		{"sshAllowedCidrs", "array", nil, "IPv4/IPv6 CIDRs allowed to reach SSH (22/tcp), e.g. [\"203.0.113.7/32\"]. Required."},
+		{"allowSshFromAnywhere", "boolean", false, "Explicit opt-in required before sshAllowedCidrs may contain 0.0.0.0/0 or ::/0."},
+		{"sshPublicKey", "string", nil, "OpenSSH public key for the ubuntu user; when unset an ED25519 key is generated and its private half exported as a secret."},
+		{"instanceType", "string", "t3.small", "EC2 instance type, at least 2 GiB RAM; x86_64 is fully supported by the playbook, arm64 (e.g. t4g.small) is cheaper with caveats."},
+		{"rootVolumeGiB", "integer", 20, "Size of the encrypted gp3 root volume (OS, Docker images)."},
+		{"dataVolumeGiB", "integer", 20, "Size of the encrypted gp3 data volume mounted at /matrix (database, media, certificates)."},
+		{"snapshotRetentionDays", "integer", 7, "Days a daily snapshot of the data volume is kept."},
+		{"ipv6", "boolean", true, "Give the VPC, subnets and host IPv6 and publish AAAA records."},
+		{"serveBaseDomain", "boolean", true, "Point <domain> at the host so it serves /.well-known/matrix/* (turn off when <domain> is served elsewhere)."},
+		{"element", "boolean", true, "Serve the Element web client at element.<domain>."},
+		{"turn", "boolean", false, "Run the coturn TURN server for voice/video calls and open its ports."},
+		{"registration", "string", "closed", "Who may register: closed (admin creates users), token (registration tokens), open (anyone; spam risk)."},
+		{"extraSubdomains", "array", []string{}, "Extra CNAMEs <label>.<domain> -> matrix.<domain> for additional playbook services."},
+		{"dnsTtl", "integer", 300, "TTL in seconds of the Route 53 records."},
+		{"vpcCidr", "string", "10.42.0.0/16", "Private IPv4 range of the VPC (/16 to /24)."},
+		{"protect", "boolean", false, "Protect what holds data: termination protection on the instance, the data volume protected and retained on delete."},
+	}
+}
+
+func lookupKey(name string) (Key, bool) {
+	for _, k := range Keys() {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
+}

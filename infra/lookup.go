@@ -1,0 +1,133 @@
+package infra
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// canonicalOwner is Canonical's AWS account, the publisher of Ubuntu images.
+const canonicalOwner = "099720109477"
+
+// Facts are what the program looks up in the account before declaring
+// anything, so a missing zone or image fails the run before it creates a
+// single resource.
+type Facts struct {
+	Partition   string
+	Zones       []string // two availability zones that offer the instance type
+	AMI         string
+	AMIName     string
+	ZoneID      string
+	ZoneName    string
+	NameServers []string
+}
+
+func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts, error) {
+	var f Facts
+	var ps problems
+	part, err := aws.GetPartition(ctx, &aws.GetPartitionArgs{}, opts...)
+	if err != nil {
+		return f, fmt.Errorf("lookup partition: %w", err)
+	}
+	f.Partition = part.Partition
+	if f.Zones, err = availabilityZones(ctx, cfg, opts...); err != nil {
+		ps.add(qualified("instanceType"), "%v", err)
+	}
+	if f.AMI, f.AMIName, err = ubuntuImage(ctx, cfg.Arch, opts...); err != nil {
+		ps.add(qualified("instanceType"), "%v", err)
+	}
+	zone, err := hostedZone(ctx, cfg, opts...)
+	if err != nil {
+		key := "domain"
+		if cfg.HostedZoneID != "" {
+			key = "hostedZoneId"
+		}
+		ps.add(qualified(key), "%v", err)
+	} else {
+		f.ZoneID, f.ZoneName, f.NameServers = zone.ZoneId, strings.TrimSuffix(zone.Name, "."), zone.NameServers
+	}
+	return f, ps.err()
+}
+
+// availabilityZones picks the first two zones (by name) that are available
+// without opt-in and offer the instance type: a type missing from a zone is
+// the usual reason an instance launch fails in a new region.
+func availabilityZones(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) ([]string, error) {
+	azs, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
+		State:   pulumi.StringRef("available"),
+		Filters: []aws.GetAvailabilityZonesFilter{{Name: "opt-in-status", Values: []string{"opt-in-not-required"}}},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("looking up availability zones in %s: %w", cfg.Region, err)
+	}
+	offers, err := ec2.GetInstanceTypeOfferings(ctx, &ec2.GetInstanceTypeOfferingsArgs{
+		LocationType: pulumi.StringRef("availability-zone"),
+		Filters:      []ec2.GetInstanceTypeOfferingsFilter{{Name: "instance-type", Values: []string{cfg.InstanceType}}},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("looking up where %s is offered: %w", cfg.InstanceType, err)
+	}
+	var zones []string
+	for _, z := range azs.Names {
+		if slices.Contains(offers.Locations, z) {
+			zones = append(zones, z)
+		}
+	}
+	slices.Sort(zones)
+	if len(zones) < 2 {
+		return nil, fmt.Errorf("%s is offered in %d availability zone(s) of %s %v; two are needed, pick another type or region", cfg.InstanceType, len(zones), cfg.Region, zones)
+	}
+	return zones[:2], nil
+}
+
+// ubuntuImage finds the newest Ubuntu 24.04 LTS image for the architecture.
+func ubuntuImage(ctx *pulumi.Context, arch Arch, opts ...pulumi.InvokeOption) (id, name string, err error) {
+	pattern := "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-" + arch.ubuntuName() + "-server-*"
+	ami, err := ec2.LookupAmi(ctx, &ec2.LookupAmiArgs{
+		Owners:     []string{canonicalOwner},
+		MostRecent: pulumi.BoolRef(true),
+		Filters: []ec2.GetAmiFilter{
+			{Name: "name", Values: []string{pattern}},
+			{Name: "architecture", Values: []string{string(arch)}},
+			{Name: "virtualization-type", Values: []string{"hvm"}},
+			{Name: "root-device-type", Values: []string{"ebs"}},
+		},
+	}, opts...)
+	if err != nil {
+		return "", "", fmt.Errorf("no Ubuntu 24.04 image for %s found (%s): %w", arch, pattern, err)
+	}
+	return ami.Id, ami.Name, nil
+}
+
+// hostedZone returns the configured zone, or the public zone of the domain
+// or its nearest parent (chat.example.org may live in example.org).
+func hostedZone(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (*route53.LookupZoneResult, error) {
+	if cfg.HostedZoneID != "" {
+		z, err := route53.LookupZone(ctx, &route53.LookupZoneArgs{ZoneId: pulumi.StringRef(cfg.HostedZoneID)}, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("hosted zone %s not found: %w", cfg.HostedZoneID, err)
+		}
+		name := strings.TrimSuffix(z.Name, ".")
+		if cfg.Domain != name && !strings.HasSuffix(cfg.Domain, "."+name) {
+			return nil, fmt.Errorf("hosted zone %s is %s, which cannot hold records for %s; give the zone of the domain or remove the key", cfg.HostedZoneID, name, cfg.Domain)
+		}
+		if z.PrivateZone != nil && *z.PrivateZone {
+			return nil, fmt.Errorf("hosted zone %s is private; federation needs a public zone", cfg.HostedZoneID)
+		}
+		return z, nil
+	}
+	labels := strings.Split(cfg.Domain, ".")
+	for i := 0; i+2 <= len(labels); i++ {
+		name := strings.Join(labels[i:], ".")
+		z, err := route53.LookupZone(ctx, &route53.LookupZoneArgs{Name: pulumi.StringRef(name), PrivateZone: pulumi.BoolRef(false)}, opts...)
+		if err == nil {
+			return z, nil
+		}
+	}
+	return nil, fmt.Errorf("no public Route 53 hosted zone for %s or its parent domains in this account; create one (and delegate the domain to its name servers) or set matrix:hostedZoneId", cfg.Domain)
+}

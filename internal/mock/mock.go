@@ -1,0 +1,181 @@
+// Package mock answers the Pulumi engine's resource and invoke calls in
+// process the way AWS and the providers would: IDs and ARNs in their real
+// formats, availability zones of the provider's region, Ubuntu images and
+// hosted zones found through the same filters the program sends, public
+// addresses, and unknown computed values during a preview. It also records
+// every resource, which is what tests and cmd/synth inspect.
+package mock
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Account is the AWS account ID every ARN carries.
+const Account = "123456789012"
+
+// Cloud is a fake AWS account plus the resources registered against it.
+// Construct it with New; it is safe for the SDK's concurrent calls.
+type Cloud struct {
+	// DryRun makes computed outputs unknown, as in `pulumi preview`.
+	DryRun bool
+	// Zones are the public hosted zones in the account, name -> zone ID.
+	Zones map[string]string
+	// Offerings limits where instance types are offered: type -> AZ
+	// suffixes such as "a", "b". Types missing here are offered everywhere.
+	Offerings map[string][]string
+	// Commands, when set, answers pulumi-command resources with the
+	// outputs a run would give; a nil Commands gives empty stdout.
+	Commands func(name string, inputs resource.PropertyMap) resource.PropertyMap
+
+	mu        sync.Mutex
+	resources []Resource
+	byID      map[string]resource.PropertyMap
+	regions   map[string]string // provider ID -> region
+	calls     []string
+}
+
+// Resource is one registered resource as the engine saw it.
+type Resource struct {
+	Type           string
+	Name           string
+	Parent         string
+	Inputs         resource.PropertyMap
+	Outputs        resource.PropertyMap
+	Protect        bool
+	RetainOnDelete bool
+	IgnoreChanges  []string
+	DependsOn      []string
+}
+
+// New returns an account holding the given public zones.
+func New(zones map[string]string) *Cloud {
+	return &Cloud{Zones: zones, byID: map[string]resource.PropertyMap{}, regions: map[string]string{}}
+}
+
+// Resources returns the resources registered so far, sorted by type and name.
+func (c *Cloud) Resources() []Resource {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := append([]Resource(nil), c.resources...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Type != out[j].Type {
+			return out[i].Type < out[j].Type
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Find returns the resources of a type token.
+func (c *Cloud) Find(typ string) []Resource {
+	var out []Resource
+	for _, r := range c.Resources() {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Calls returns the invoke tokens called, in order.
+func (c *Cloud) Calls() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.calls...)
+}
+
+// NewResource implements pulumi.MockResourceMonitor.
+func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	id, computed := c.create(args)
+	state := args.Inputs.Copy()
+	for k, v := range computed {
+		if _, set := state[k]; set && !v.IsSecret() {
+			continue
+		}
+		if c.DryRun && args.Custom {
+			v = resource.MakeComputed(resource.NewStringProperty(""))
+		}
+		state[k] = v
+	}
+	if c.DryRun && args.Custom {
+		id = ""
+	}
+	c.record(args, id, state)
+	return id, state, nil
+}
+
+func (c *Cloud) record(args pulumi.MockResourceArgs, id string, state resource.PropertyMap) {
+	r := Resource{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Outputs: state}
+	if rpc := args.RegisterRPC; rpc != nil {
+		r.Parent = rpc.GetParent()
+		r.Protect = rpc.GetProtect()
+		r.RetainOnDelete = rpc.GetRetainOnDelete()
+		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		r.DependsOn = rpc.GetDependencies()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.resources = append(c.resources, r)
+	if id != "" {
+		c.byID[id] = state
+	}
+	if strings.HasPrefix(args.TypeToken, "pulumi:providers:") {
+		if reg, ok := args.Inputs["region"]; ok && reg.IsString() {
+			c.regions[id] = reg.StringValue()
+		}
+	}
+}
+
+func (c *Cloud) lookup(id string) resource.PropertyMap {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byID[id]
+}
+
+// region returns the region of the provider a call or resource uses; its
+// reference has the form "<urn>::<id>".
+func (c *Cloud) region(providerRef string) string {
+	_, id, _ := strings.Cut(providerRef, "::")
+	if i := strings.LastIndex(providerRef, "::"); i >= 0 {
+		id = providerRef[i+2:]
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.regions[id]; ok {
+		return r
+	}
+	return "us-east-1"
+}
+
+// hexID derives a stable hexadecimal suffix from the resource's identity,
+// so golden files do not change between runs.
+func hexID(n int, parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:])[:n]
+}
+
+func arn(service, region, rest string) resource.PropertyValue {
+	return resource.NewStringProperty(fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, region, Account, rest))
+}
+
+func str(m resource.PropertyMap, key string) string {
+	if v, ok := m[resource.PropertyKey(key)]; ok && v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+func num(m resource.PropertyMap, key string) int {
+	if v, ok := m[resource.PropertyKey(key)]; ok && v.IsNumber() {
+		return int(v.NumberValue())
+	}
+	return 0
+}

@@ -1,0 +1,139 @@
+package mock
+
+import (
+	"crypto/ed25519"
+	"encoding/pem"
+	"fmt"
+	"net/netip"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"golang.org/x/crypto/ssh"
+)
+
+type props = map[string]any
+
+// create returns the ID and the outputs the provider would compute.
+func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyMap) {
+	in, name, typ := args.Inputs, args.Name, args.TypeToken
+	region := c.region(args.Provider)
+	h := func(n int) string { return hexID(n, typ, name) }
+	switch typ {
+	case "aws:ec2/vpc:Vpc":
+		id := "vpc-0" + h(16)
+		out := props{"arn": arn("ec2", region, "vpc/"+id), "ipv6CidrBlock": ""}
+		if v, ok := in["assignGeneratedIpv6CidrBlock"]; ok && v.IsBool() && v.BoolValue() {
+			out["ipv6CidrBlock"] = "2600:1f18:" + h(4) + ":" + h(2) + "00::/56"
+		}
+		return id, resource.NewPropertyMapFromMap(out)
+	case "aws:ec2/subnet:Subnet":
+		id := "subnet-0" + h(16)
+		return id, resource.NewPropertyMapFromMap(props{"arn": arn("ec2", region, "subnet/"+id)})
+	case "aws:ec2/internetGateway:InternetGateway":
+		id := "igw-0" + h(16)
+		return id, resource.NewPropertyMapFromMap(props{"arn": arn("ec2", region, "internet-gateway/"+id)})
+	case "aws:ec2/routeTable:RouteTable":
+		id := "rtb-0" + h(16)
+		return id, resource.NewPropertyMapFromMap(props{"arn": arn("ec2", region, "route-table/"+id)})
+	case "aws:ec2/routeTableAssociation:RouteTableAssociation":
+		return "rtbassoc-0" + h(16), resource.PropertyMap{}
+	case "aws:ec2/securityGroup:SecurityGroup":
+		id := "sg-0" + h(16)
+		return id, resource.NewPropertyMapFromMap(props{"arn": arn("ec2", region, "security-group/"+id), "name": name + "-" + h(7)})
+	case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":
+		id := "sgr-0" + h(16)
+		return id, resource.NewPropertyMapFromMap(props{"arn": arn("ec2", region, "security-group-rule/"+id), "securityGroupRuleId": id})
+	case "aws:ec2/keyPair:KeyPair":
+		keyName := str(in, "keyName")
+		if keyName == "" {
+			keyName = name + "-" + h(7)
+		}
+		return "key-0" + h(16), resource.NewPropertyMapFromMap(props{"keyName": keyName, "arn": arn("ec2", region, "key-pair/"+keyName), "fingerprint": h(32)})
+	case "aws:ec2/instance:Instance":
+		return c.instance(in, region, h)
+	case "aws:ec2/eip:Eip":
+		id := "eipalloc-0" + h(16)
+		return id, resource.NewPropertyMapFromMap(props{"allocationId": id, "publicIp": publicIPv4(h), "arn": arn("ec2", region, "elastic-ip/"+id)})
+	case "aws:ec2/eipAssociation:EipAssociation":
+		return "eipassoc-0" + h(16), resource.PropertyMap{}
+	case "aws:ebs/volume:Volume":
+		id := "vol-0" + h(16)
+		return id, resource.NewPropertyMapFromMap(props{"arn": arn("ec2", region, "volume/"+id)})
+	case "aws:ec2/volumeAttachment:VolumeAttachment":
+		return "vai-" + h(10), resource.PropertyMap{}
+	case "aws:iam/role:Role":
+		roleName := name + "-" + h(7)
+		return roleName, resource.NewPropertyMapFromMap(props{"name": roleName, "arn": fmt.Sprintf("arn:aws:iam::%s:role/%s", Account, roleName), "uniqueId": "AROA" + h(17)})
+	case "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+		return name + "-" + h(20), resource.PropertyMap{}
+	case "aws:dlm/lifecyclePolicy:LifecyclePolicy":
+		id := "policy-0" + h(16)
+		return id, resource.NewPropertyMapFromMap(props{"arn": arn("dlm", region, "policy/"+id)})
+	case "aws:cloudwatch/metricAlarm:MetricAlarm":
+		alarm := name + "-" + h(7)
+		return alarm, resource.NewPropertyMapFromMap(props{"name": alarm, "arn": arn("cloudwatch", region, "alarm:"+alarm)})
+	case "aws:route53/record:Record":
+		id := fmt.Sprintf("%s_%s_%s", str(in, "zoneId"), str(in, "name"), str(in, "type"))
+		return id, resource.NewPropertyMapFromMap(props{"fqdn": str(in, "name")})
+	case "tls:index/privateKey:PrivateKey":
+		return sshKey(h)
+	case "command:local:Command", "command:remote:Command":
+		out := resource.NewPropertyMapFromMap(props{"stdout": "", "stderr": ""})
+		if c.Commands != nil {
+			out = c.Commands(name, in)
+		}
+		return name + "-" + h(8), out
+	}
+	if args.Custom {
+		return name + "-" + h(8), resource.PropertyMap{}
+	}
+	return "", resource.PropertyMap{}
+}
+
+func (c *Cloud) instance(in resource.PropertyMap, region string, h func(int) string) (string, resource.PropertyMap) {
+	id := "i-0" + h(16)
+	out := props{
+		"arn":           arn("ec2", region, "instance/"+id),
+		"publicIp":      publicIPv4(func(n int) string { return h(n + 1)[1:] }),
+		"privateIp":     "10.0.0.10",
+		"ipv6Addresses": []any{},
+	}
+	subnet := c.lookup(str(in, "subnetId"))
+	if subnet != nil {
+		out["availabilityZone"] = str(subnet, "availabilityZone")
+		if p, err := netip.ParsePrefix(str(subnet, "cidrBlock")); err == nil {
+			out["privateIp"] = p.Addr().Next().Next().Next().Next().String()
+		}
+		if p, err := netip.ParsePrefix(str(subnet, "ipv6CidrBlock")); err == nil && num(in, "ipv6AddressCount") > 0 {
+			b := p.Addr().As16()
+			copy(b[8:], []byte{0, 0, 0, 0, 0, 0, 0x0a, 0x01})
+			out["ipv6Addresses"] = []any{netip.AddrFrom16(b).String()}
+		}
+	}
+	return id, resource.NewPropertyMapFromMap(out)
+}
+
+// publicIPv4 returns an address in the documentation ranges, which no one
+// can mistake for a real host.
+func publicIPv4(h func(int) string) string {
+	var b byte
+	fmt.Sscanf(h(2), "%02x", &b)
+	return fmt.Sprintf("203.0.113.%d", 1+int(b)%250)
+}
+
+// sshKey returns a real ED25519 key pair derived from the resource identity,
+// with the private halves marked secret as the tls provider marks them.
+func sshKey(h func(int) string) (string, resource.PropertyMap) {
+	seed := []byte(h(64))[:ed25519.SeedSize]
+	priv := ed25519.NewKeyFromSeed(seed)
+	pub, _ := ssh.NewPublicKey(priv.Public())
+	block, _ := ssh.MarshalPrivateKey(priv, "")
+	secret := func(s string) resource.PropertyValue { return resource.MakeSecret(resource.NewStringProperty(s)) }
+	out := resource.PropertyMap{
+		"publicKeyOpenssh":           resource.NewStringProperty(string(ssh.MarshalAuthorizedKey(pub))),
+		"privateKeyOpenssh":          secret(string(pem.EncodeToMemory(block))),
+		"privateKeyPem":              secret(string(pem.EncodeToMemory(block))),
+		"publicKeyFingerprintSha256": resource.NewStringProperty(ssh.FingerprintSHA256(pub)),
+	}
+	return h(40), out
+}

@@ -1,0 +1,107 @@
+// Package stackfile reads Pulumi.yaml and Pulumi.<stack>.yaml the way the
+// Pulumi CLI hands their config to a program: every value a string, lists
+// and objects as JSON.
+package stackfile
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// SecretPlaceholder stands in for a `secure:` value, which only the Pulumi
+// CLI can decrypt.
+const SecretPlaceholder = "secret-placeholder"
+
+// Config is a stack's configuration in the engine's form.
+type Config struct {
+	Values     map[string]string
+	SecretKeys []string
+}
+
+// Project is the part of Pulumi.yaml this program cares about.
+type Project struct {
+	Name    string                 `yaml:"name"`
+	Runtime any                    `yaml:"runtime"`
+	Config  map[string]Declaration `yaml:"config"`
+}
+
+// Declaration is one entry of Pulumi.yaml's config block.
+type Declaration struct {
+	Type        string `yaml:"type"`
+	Description string `yaml:"description"`
+	Default     any    `yaml:"default"`
+	Items       *struct {
+		Type string `yaml:"type"`
+	} `yaml:"items"`
+}
+
+// LoadProject reads Pulumi.yaml in dir.
+func LoadProject(dir string) (Project, error) {
+	var p Project
+	b, err := os.ReadFile(filepath.Join(dir, "Pulumi.yaml"))
+	if err != nil {
+		return p, fmt.Errorf("stackfile: %w", err)
+	}
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("stackfile: Pulumi.yaml: %w", err)
+	}
+	return p, nil
+}
+
+// Load reads Pulumi.<stack>.yaml in dir. Keys without a namespace get the
+// project's, as the CLI does.
+func Load(dir, project, stack string) (Config, error) {
+	path := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("stackfile: %w", err)
+	}
+	var doc struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return Config{}, fmt.Errorf("stackfile: %s: %w", path, err)
+	}
+	c := Config{Values: map[string]string{}}
+	for key, v := range doc.Config {
+		if !strings.Contains(key, ":") {
+			key = project + ":" + key
+		}
+		s, secret, err := engineValue(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("stackfile: %s: %s: %w", path, key, err)
+		}
+		c.Values[key] = s
+		if secret {
+			c.SecretKeys = append(c.SecretKeys, key)
+		}
+	}
+	sort.Strings(c.SecretKeys)
+	return c, nil
+}
+
+// engineValue converts one YAML value to the string the engine passes on.
+func engineValue(v any) (string, bool, error) {
+	switch t := v.(type) {
+	case string:
+		return t, false, nil
+	case map[string]any:
+		if _, ok := t["secure"]; ok && len(t) == 1 {
+			return SecretPlaceholder, true, nil
+		}
+	case nil:
+		return "", false, nil
+	}
+	switch v.(type) {
+	case map[string]any, []any:
+		b, err := json.Marshal(v)
+		return string(b), false, err
+	}
+	return fmt.Sprint(v), false, nil
+}

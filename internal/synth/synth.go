@@ -1,0 +1,194 @@
+// Package synth runs the Pulumi program in process against mock.Cloud and
+// renders what it declares: every resource with its inputs, and the stack
+// outputs, secrets masked. It needs no credentials and no network.
+package synth
+
+import (
+	"encoding/hex"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/internal/mock"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Masked replaces every secret value in the rendered output.
+const Masked = "[secret]"
+
+// Unknown stands for a value only known after the resource exists.
+const Unknown = "[unknown]"
+
+// DefaultZones is the account the offline render pretends to have: one
+// public zone named after the domain, with the configured ID if there is one.
+func DefaultZones(cfg infra.Config) map[string]string {
+	id := cfg.HostedZoneID
+	if id == "" {
+		id = "Z" + strings.ToUpper(hex.EncodeToString([]byte(cfg.Domain)))
+		id = id[:min(len(id), 21)]
+	}
+	return map[string]string{cfg.Domain: id}
+}
+
+// Options say which stack to render and how.
+type Options struct {
+	Project    string
+	Stack      string
+	Config     map[string]string
+	SecretKeys []string
+	DryRun     bool        // preview instead of update
+	Cloud      *mock.Cloud // nil: a cloud holding DefaultZones of matrix:domain
+}
+
+// Result is what one run declared.
+type Result struct {
+	Homeserver *infra.Homeserver
+	Cloud      *mock.Cloud
+	Outputs    map[string]Output
+}
+
+// Output is one stack output after the run.
+type Output struct {
+	Value  any
+	Secret bool
+	Known  bool
+}
+
+// Run executes the program the way main does. A configuration error is
+// returned as the same *infra.ConfigError `pulumi up` reports.
+func Run(opts Options) (*Result, error) {
+	cfg, err := infra.ParseConfig(opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	cloud := opts.Cloud
+	if cloud == nil {
+		cloud = mock.New(DefaultZones(cfg))
+	}
+	cloud.DryRun = opts.DryRun
+	res := &Result{Cloud: cloud, Outputs: map[string]Output{}}
+	var mu sync.Mutex
+	program := func(ctx *pulumi.Context) error {
+		hs, err := infra.NewHomeserver(ctx, "homeserver", cfg)
+		if err != nil {
+			return err
+		}
+		res.Homeserver = hs
+		for name, in := range hs.Outputs() {
+			ctx.Export(name, in)
+			o := pulumi.ToOutput(in)
+			secret := pulumi.IsSecret(o)
+			mu.Lock()
+			res.Outputs[name] = Output{Value: Unknown, Secret: secret}
+			mu.Unlock()
+			o.ApplyT(func(v any) any {
+				mu.Lock()
+				defer mu.Unlock()
+				res.Outputs[name] = Output{Value: v, Secret: secret, Known: true}
+				return nil
+			})
+		}
+		return nil
+	}
+	withRunInfo := func(info *pulumi.RunInfo) {
+		info.DryRun = opts.DryRun
+		info.Config = opts.Config
+		info.ConfigSecretKeys = opts.SecretKeys
+	}
+	if err := pulumi.RunErr(program, pulumi.WithMocks(opts.Project, opts.Stack, cloud), withRunInfo); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Document is the JSON form of a run, as cmd/synth prints it.
+type Document struct {
+	Project   string            `json:"project"`
+	Stack     string            `json:"stack"`
+	Mode      string            `json:"mode"`
+	Resources []ResourceDoc     `json:"resources"`
+	Outputs   map[string]any    `json:"outputs"`
+	Files     map[string]string `json:"files,omitempty"`
+}
+
+// ResourceDoc is one resource in a Document.
+type ResourceDoc struct {
+	Type           string         `json:"type"`
+	Name           string         `json:"name"`
+	Parent         string         `json:"parent,omitempty"`
+	Protect        bool           `json:"protect,omitempty"`
+	RetainOnDelete bool           `json:"retainOnDelete,omitempty"`
+	IgnoreChanges  []string       `json:"ignoreChanges,omitempty"`
+	Inputs         map[string]any `json:"inputs"`
+}
+
+// Document renders the result with every secret masked.
+func (r *Result) Document(opts Options) Document {
+	d := Document{Project: opts.Project, Stack: opts.Stack, Mode: "update", Outputs: map[string]any{}}
+	if opts.DryRun {
+		d.Mode = "preview"
+	}
+	for _, res := range r.Cloud.Resources() {
+		d.Resources = append(d.Resources, ResourceDoc{
+			Type: res.Type, Name: res.Name, Parent: urnName(res.Parent),
+			Protect: res.Protect, RetainOnDelete: res.RetainOnDelete, IgnoreChanges: res.IgnoreChanges,
+			Inputs: plain(resource.NewObjectProperty(res.Inputs)).(map[string]any),
+		})
+	}
+	names := make([]string, 0, len(r.Outputs))
+	for n := range r.Outputs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		o := r.Outputs[n]
+		switch {
+		case o.Secret:
+			d.Outputs[n] = Masked
+		default:
+			d.Outputs[n] = o.Value
+		}
+	}
+	return d
+}
+
+func urnName(urn string) string {
+	if i := strings.LastIndex(urn, "::"); i >= 0 {
+		return urn[i+2:]
+	}
+	return urn
+}
+
+// plain converts a property value to JSON-ready data, masking secrets.
+func plain(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return Masked
+	case v.IsComputed() || (v.IsOutput() && !v.OutputValue().Known):
+		return Unknown
+	case v.IsOutput():
+		if v.OutputValue().Secret {
+			return Masked
+		}
+		return plain(v.OutputValue().Element)
+	case v.IsResourceReference():
+		return urnName(string(v.ResourceReferenceValue().URN))
+	case v.IsArray():
+		out := []any{}
+		for _, e := range v.ArrayValue() {
+			out = append(out, plain(e))
+		}
+		return out
+	case v.IsObject():
+		out := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			out[string(k)] = plain(e)
+		}
+		return out
+	case v.IsNull():
+		return nil
+	}
+	return v.V
+}

@@ -1,0 +1,30 @@
+// Command matrix is the Pulumi program that deploys a Matrix homeserver on
+// AWS. It loads the stack's configuration, builds the stack and exports its
+// outputs; everything else lives in infra/.
+package main
+
+import (
+	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+func main() {
+	pulumi.Run(func(ctx *pulumi.Context) error {
+		raw, err := infra.EngineConfig()
+		if err != nil {
+			return err
+		}
+		cfg, err := infra.ParseConfig(raw)
+		if err != nil {
+			return err
+		}
+		hs, err := infra.NewHomeserver(ctx, "homeserver", cfg)
+		if err != nil {
+			return err
+		}
+		for name, value := range hs.Outputs() {
+			ctx.Export(name, value)
+		}
+		return nil
+	})
+}
