@@ -15,7 +15,9 @@ import (
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Account is the AWS account ID every ARN carries.
@@ -38,7 +40,7 @@ type Cloud struct {
 	mu        sync.Mutex
 	resources []Resource
 	byID      map[string]resource.PropertyMap
-	regions   map[string]string // provider ID -> region
+	regions   map[string]string // provider name -> region
 	calls     []string
 }
 
@@ -115,6 +117,7 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 func (c *Cloud) record(args pulumi.MockResourceArgs, id string, state resource.PropertyMap) {
 	r := Resource{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Outputs: state}
 	if rpc := args.RegisterRPC; rpc != nil {
+		r.Inputs = inputsWithUnknowns(rpc.GetObject(), args.Inputs)
 		r.Parent = rpc.GetParent()
 		r.Protect = rpc.GetProtect()
 		r.RetainOnDelete = rpc.GetRetainOnDelete()
@@ -129,9 +132,20 @@ func (c *Cloud) record(args pulumi.MockResourceArgs, id string, state resource.P
 	}
 	if strings.HasPrefix(args.TypeToken, "pulumi:providers:") {
 		if reg, ok := args.Inputs["region"]; ok && reg.IsString() {
-			c.regions[id] = reg.StringValue()
+			c.regions[args.Name] = reg.StringValue()
 		}
 	}
+}
+
+// inputsWithUnknowns decodes the inputs again keeping unknown values, which
+// the SDK's mock monitor turns into nulls: a preview must show them as
+// unknown, not as absent.
+func inputsWithUnknowns(obj *structpb.Struct, fallback resource.PropertyMap) resource.PropertyMap {
+	m, err := plugin.UnmarshalProperties(obj, plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, KeepResources: true})
+	if err != nil {
+		return fallback
+	}
+	return m
 }
 
 func (c *Cloud) lookup(id string) resource.PropertyMap {
@@ -140,16 +154,17 @@ func (c *Cloud) lookup(id string) resource.PropertyMap {
 	return c.byID[id]
 }
 
-// region returns the region of the provider a call or resource uses; its
-// reference has the form "<urn>::<id>".
+// region returns the region of the provider a call or resource uses. Its
+// reference is "<urn>::<id>" and the URN ends in the provider's name; the
+// ID is unknown while a preview creates the provider.
 func (c *Cloud) region(providerRef string) string {
-	_, id, _ := strings.Cut(providerRef, "::")
-	if i := strings.LastIndex(providerRef, "::"); i >= 0 {
-		id = providerRef[i+2:]
-	}
+	parts := strings.Split(providerRef, "::")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r, ok := c.regions[id]; ok {
+	if len(parts) < 2 {
+		return "us-east-1"
+	}
+	if r, ok := c.regions[parts[len(parts)-2]]; ok {
 		return r
 	}
 	return "us-east-1"

@@ -5,9 +5,10 @@ package synth
 
 import (
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
@@ -69,26 +70,15 @@ func Run(opts Options) (*Result, error) {
 	}
 	cloud.DryRun = opts.DryRun
 	res := &Result{Cloud: cloud, Outputs: map[string]Output{}}
-	var mu sync.Mutex
+	var outputs map[string]pulumi.Input
 	program := func(ctx *pulumi.Context) error {
 		hs, err := infra.NewHomeserver(ctx, "homeserver", cfg)
 		if err != nil {
 			return err
 		}
-		res.Homeserver = hs
-		for name, in := range hs.Outputs() {
+		res.Homeserver, outputs = hs, hs.Outputs()
+		for name, in := range outputs {
 			ctx.Export(name, in)
-			o := pulumi.ToOutput(in)
-			secret := pulumi.IsSecret(o)
-			mu.Lock()
-			res.Outputs[name] = Output{Value: Unknown, Secret: secret}
-			mu.Unlock()
-			o.ApplyT(func(v any) any {
-				mu.Lock()
-				defer mu.Unlock()
-				res.Outputs[name] = Output{Value: v, Secret: secret, Known: true}
-				return nil
-			})
 		}
 		return nil
 	}
@@ -100,7 +90,28 @@ func Run(opts Options) (*Result, error) {
 	if err := pulumi.RunErr(program, pulumi.WithMocks(opts.Project, opts.Stack, cloud), withRunInfo); err != nil {
 		return nil, err
 	}
+	for name, in := range outputs {
+		res.Outputs[name] = settle(pulumi.ToOutput(in))
+	}
 	return res, nil
+}
+
+// settle waits for an output and reports its value, whether it is secret,
+// and whether it is known (in a preview many are not, and an apply on an
+// unknown output never runs).
+func settle(o pulumi.Output) Output {
+	seen := make(chan any, 1)
+	probe := o.ApplyT(func(v any) any {
+		seen <- v
+		return v
+	})
+	secret := pulumi.IsSecret(probe) // returns once probe has resolved
+	select {
+	case v := <-seen:
+		return Output{Value: jsonValue(v), Secret: secret, Known: true}
+	default:
+		return Output{Value: Unknown, Secret: secret}
+	}
 }
 
 // Document is the JSON form of a run, as cmd/synth prints it.
@@ -191,4 +202,18 @@ func plain(v resource.PropertyValue) any {
 		return nil
 	}
 	return v.V
+}
+
+// jsonValue converts an output's Go value to the JSON types a stack output
+// has once the engine stores it (strings, numbers, []any, map[string]any).
+func jsonValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Sprint(v)
+	}
+	return out
 }

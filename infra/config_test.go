@@ -1,0 +1,229 @@
+package infra
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func base() map[string]string {
+	return map[string]string{
+		"aws:region":             "eu-central-1",
+		"matrix:domain":          "example.org",
+		"matrix:sshAllowedCidrs": `["203.0.113.7/32"]`,
+	}
+}
+
+func with(kv ...string) map[string]string {
+	raw := base()
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "<unset>" {
+			delete(raw, kv[i])
+			continue
+		}
+		raw[kv[i]] = kv[i+1]
+	}
+	return raw
+}
+
+func problemsOf(t *testing.T, raw map[string]string) []Problem {
+	t.Helper()
+	_, err := ParseConfig(raw)
+	if err == nil {
+		return nil
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("ParseConfig error is %T, want *ConfigError: %v", err, err)
+	}
+	return ce.Problems
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := ParseConfig(base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Region: "eu-central-1", Domain: "example.org",
+		SSHAllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("203.0.113.7/32")},
+		InstanceType:    "t3.small", Arch: ArchX86,
+		RootVolumeGiB: 20, DataVolumeGiB: 20, SnapshotRetentionDays: 7,
+		IPv6: true, ServeBaseDomain: true, Element: true, TURN: false,
+		Registration: RegistrationClosed, DNSTTL: 300,
+		VPCCIDR: netip.MustParsePrefix("10.42.0.0/16"),
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestNormalisation(t *testing.T) {
+	cfg, err := ParseConfig(with(
+		"matrix:domain", " Example.ORG. ",
+		"matrix:instanceType", "T4G.Small",
+		"matrix:registration", "Token",
+		"matrix:extraSubdomains", `["NTFY"," etherpad "]`,
+		"matrix:hostedZoneId", "/hostedzone/Z0123456789ABC",
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Domain != "example.org" || cfg.MatrixHost() != "matrix.example.org" || cfg.ElementHost() != "element.example.org" {
+		t.Errorf("domain = %q (%s, %s)", cfg.Domain, cfg.MatrixHost(), cfg.ElementHost())
+	}
+	if cfg.InstanceType != "t4g.small" || cfg.Arch != ArchARM {
+		t.Errorf("instance type = %q %s", cfg.InstanceType, cfg.Arch)
+	}
+	if cfg.Registration != RegistrationToken {
+		t.Errorf("registration = %q", cfg.Registration)
+	}
+	if !reflect.DeepEqual(cfg.ExtraSubdomains, []string{"ntfy", "etherpad"}) {
+		t.Errorf("extraSubdomains = %q", cfg.ExtraSubdomains)
+	}
+	if cfg.HostedZoneID != "Z0123456789ABC" {
+		t.Errorf("hostedZoneId = %q", cfg.HostedZoneID)
+	}
+}
+
+// TestRejections names every validation rule with the exact message an
+// operator sees.
+func TestRejections(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		raw  map[string]string
+		want string
+	}{
+		{"no region", with("aws:region", "<unset>"), "aws:region: required; set the AWS region to deploy into, e.g. pulumi config set aws:region eu-central-1"},
+		{"bad region", with("aws:region", "Frankfurt"), `aws:region: "Frankfurt" is not an AWS region name such as eu-central-1`},
+		{"no domain", with("matrix:domain", "<unset>"), "matrix:domain: required; set the base domain users will have in their IDs, e.g. pulumi config set matrix:domain example.org"},
+		{"matrix prefix", with("matrix:domain", "matrix.example.org"), `matrix:domain: "matrix.example.org" must be the base domain, not the matrix. host: user IDs would become @alice:matrix.example.org; set example.org and the program creates matrix.example.org`},
+		{"scheme", with("matrix:domain", "https://example.org"), `matrix:domain: "https://example.org" must be a bare domain without a scheme; drop the http(s)://`},
+		{"path", with("matrix:domain", "example.org/matrix"), `matrix:domain: "example.org/matrix" must be a bare domain without a path; drop everything from the first /`},
+		{"port", with("matrix:domain", "example.org:8448"), `matrix:domain: "example.org:8448" must be a bare domain without a port; the playbook serves 443 and 8448 itself`},
+		{"user id", with("matrix:domain", "alice@example.org"), `matrix:domain: "alice@example.org" must be a bare domain, not a user ID or e-mail address`},
+		{"one label", with("matrix:domain", "localhost"), `matrix:domain: "localhost" must have at least two labels, e.g. example.org`},
+		{"bad label", with("matrix:domain", "-bad.example.org"), `matrix:domain: "-bad.example.org" has an invalid label "-bad"; labels are 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen`},
+		{"underscore", with("matrix:domain", "my_site.org"), `matrix:domain: "my_site.org" has an invalid label "my_site"; labels are 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen`},
+		{"empty label", with("matrix:domain", "example..org"), `matrix:domain: "example..org" has an invalid label ""; labels are 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen`},
+		{"ip address", with("matrix:domain", "192.0.2.1"), `matrix:domain: "192.0.2.1" is an IP address or ends in a numeric label; use a domain name`},
+		{"too long", with("matrix:domain", strings.Repeat("a.", 124)+"org"), `matrix:domain: "` + strings.Repeat("a.", 124) + `org" is too long; element.<domain> must fit in 253 characters`},
+		{"zone id", with("matrix:hostedZoneId", "example.org"), `matrix:hostedZoneId: "example.org" is not a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ; remove the key to look the zone up from matrix:domain`},
+		{"no ssh cidrs", with("matrix:sshAllowedCidrs", "<unset>"), `matrix:sshAllowedCidrs: required; list the addresses that may reach SSH, e.g. pulumi config set --path 'matrix:sshAllowedCidrs[0]' 203.0.113.7/32`},
+		{"empty ssh cidrs", with("matrix:sshAllowedCidrs", "[]"), "matrix:sshAllowedCidrs: is empty; list at least the address of the machine that runs pulumi up (Ansible connects over SSH), e.g. 203.0.113.7/32"},
+		{"ssh not a list", with("matrix:sshAllowedCidrs", "203.0.113.7/32"), `matrix:sshAllowedCidrs: must be a list of strings, e.g. ["203.0.113.7/32"] (pulumi config set --path 'matrix:sshAllowedCidrs[0]' ...)`},
+		{"ssh bare address", with("matrix:sshAllowedCidrs", `["203.0.113.7"]`), `matrix:sshAllowedCidrs: "203.0.113.7" is an address, not a CIDR; write 203.0.113.7/32`},
+		{"ssh garbage", with("matrix:sshAllowedCidrs", `["office"]`), `matrix:sshAllowedCidrs: "office" is not a CIDR; write an address with a prefix length such as 203.0.113.7/32 or 2001:db8::/64`},
+		{"ssh host bits", with("matrix:sshAllowedCidrs", `["203.0.113.7/24"]`), `matrix:sshAllowedCidrs: "203.0.113.7/24" has host bits set; write 203.0.113.0/24`},
+		{"ssh anywhere v4", with("matrix:sshAllowedCidrs", `["0.0.0.0/0"]`), `matrix:sshAllowedCidrs: "0.0.0.0/0" opens SSH to the whole internet; list your own addresses instead, or set matrix:allowSshFromAnywhere true if you really mean it`},
+		{"ssh anywhere v6", with("matrix:sshAllowedCidrs", `["::/0"]`), `matrix:sshAllowedCidrs: "::/0" opens SSH to the whole internet; list your own addresses instead, or set matrix:allowSshFromAnywhere true if you really mean it`},
+		{"ssh v6 without ipv6", with("matrix:sshAllowedCidrs", `["2001:db8::/64"]`, "matrix:ipv6", "false"), `matrix:sshAllowedCidrs: "2001:db8::/64" is IPv6 but matrix:ipv6 is false, so the host has no IPv6 address; remove it or enable matrix:ipv6`},
+		{"ssh duplicate", with("matrix:sshAllowedCidrs", `["203.0.113.7/32","203.0.113.7/32"]`), `matrix:sshAllowedCidrs: "203.0.113.7/32" is listed twice; remove the duplicate`},
+		{"ssh key garbage", with("matrix:sshPublicKey", "hello"), "matrix:sshPublicKey: is not an OpenSSH public key (the one line in ~/.ssh/id_ed25519.pub); remove the key to have one generated"},
+		{"ssh key dsa", with("matrix:sshPublicKey", dsaKey), "matrix:sshPublicKey: has type ssh-dss, which EC2 key pairs do not accept; use an ed25519, RSA or ECDSA key"},
+		{"ssh two keys", with("matrix:sshPublicKey", edKey+"\n"+edKey), "matrix:sshPublicKey: holds more than one key; give exactly one"},
+		{"instance too small", with("matrix:instanceType", "t3.micro"), `matrix:instanceType: "t3.micro" has 1.0 GiB of memory; the playbook needs at least 2 GiB (Synapse, PostgreSQL and Traefik share the host): use t3.small or larger, or t4g.small for arm64`},
+		{"arm too small", with("matrix:instanceType", "t4g.nano"), `matrix:instanceType: "t4g.nano" has 0.5 GiB of memory; the playbook needs at least 2 GiB (Synapse, PostgreSQL and Traefik share the host): use t3.small or larger, or t4g.small for arm64`},
+		{"instance garbage", with("matrix:instanceType", "small"), `matrix:instanceType: "small" is not an EC2 instance type such as t3.small`},
+		{"mac", with("matrix:instanceType", "mac2.metal"), `matrix:instanceType: "mac2.metal" is a macOS host; the playbook needs Linux on x86_64 or arm64`},
+		{"root too small", with("matrix:rootVolumeGiB", "4"), "matrix:rootVolumeGiB: 4 is out of range; the Ubuntu image needs 8 GiB; gp3 allows up to 16384"},
+		{"data not a number", with("matrix:dataVolumeGiB", "lots"), `matrix:dataVolumeGiB: "lots" is not a whole number; use a number from 1 to 16384`},
+		{"data too big", with("matrix:dataVolumeGiB", "20000"), "matrix:dataVolumeGiB: 20000 is out of range; gp3 volumes hold 1 to 16384 GiB"},
+		{"retention zero", with("matrix:snapshotRetentionDays", "0"), "matrix:snapshotRetentionDays: 0 is out of range; Data Lifecycle Manager keeps 1 to 1000 days"},
+		{"bool", with("matrix:ipv6", "yes"), `matrix:ipv6: "yes" is not a boolean; use true or false`},
+		{"registration", with("matrix:registration", "invite"), `matrix:registration: "invite" is not a registration mode; use closed (default), token or open`},
+		{"extra fqdn", with("matrix:extraSubdomains", `["ntfy.example.org"]`), `matrix:extraSubdomains: "ntfy.example.org" is not a single DNS label; give just the label (ntfy, not ntfy.example.org)`},
+		{"extra reserved", with("matrix:extraSubdomains", `["element"]`), `matrix:extraSubdomains: "element" is created by the program already; remove it`},
+		{"extra duplicate", with("matrix:extraSubdomains", `["ntfy","ntfy"]`), `matrix:extraSubdomains: "ntfy" is listed twice; remove the duplicate`},
+		{"extra not list", with("matrix:extraSubdomains", "ntfy"), `matrix:extraSubdomains: must be a list of strings, e.g. ["ntfy", "etherpad"] (pulumi config set --path 'matrix:extraSubdomains[0]' ...)`},
+		{"ttl", with("matrix:dnsTtl", "5"), "matrix:dnsTtl: 5 is out of range; use 30 to 172800 seconds"},
+		{"vpc not cidr", with("matrix:vpcCidr", "10.0.0.0"), `matrix:vpcCidr: "10.0.0.0" is not an IPv4 CIDR; use a private range such as 10.42.0.0/16`},
+		{"vpc v6", with("matrix:vpcCidr", "fd00::/48"), `matrix:vpcCidr: "fd00::/48" is not an IPv4 CIDR; use a private range such as 10.42.0.0/16`},
+		{"vpc host bits", with("matrix:vpcCidr", "10.42.1.0/16"), `matrix:vpcCidr: "10.42.1.0/16" has host bits set; write 10.42.0.0/16`},
+		{"vpc too big", with("matrix:vpcCidr", "10.0.0.0/8"), `matrix:vpcCidr: "10.0.0.0/8" must be between /16 (the largest AWS allows) and /24 (room for two subnets)`},
+		{"vpc public", with("matrix:vpcCidr", "8.8.0.0/16"), `matrix:vpcCidr: "8.8.0.0/16" is not a private range; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16`},
+		{"typo", with("matrix:sshAllowedCidr", `["203.0.113.7/32"]`), "matrix:sshAllowedCidr: unknown key; did you mean matrix:sshAllowedCidrs? (pulumi config rm matrix:sshAllowedCidr, then set matrix:sshAllowedCidrs)"},
+		{"typo case", with("matrix:dnsTTL", "60"), "matrix:dnsTTL: unknown key; did you mean matrix:dnsTtl? (pulumi config rm matrix:dnsTTL, then set matrix:dnsTtl)"},
+		{"unknown", with("matrix:kubernetesVersion", "1.30"), "matrix:kubernetesVersion: unknown key; the known keys are listed in Pulumi.yaml and the README (remove it with pulumi config rm matrix:kubernetesVersion)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := problemsOf(t, tc.raw)
+			if len(ps) != 1 || ps[0].String() != tc.want {
+				t.Errorf("problems:\n got %q\nwant [%q]", ps, tc.want)
+			}
+		})
+	}
+}
+
+func TestEveryProblemAtOnce(t *testing.T) {
+	ps := problemsOf(t, map[string]string{
+		"matrix:domain":          "matrix.example.org",
+		"matrix:sshAllowedCidrs": `["0.0.0.0/0"]`,
+		"matrix:instanceType":    "t3.micro",
+		"matrix:registraton":     "open",
+	})
+	var keys []string
+	for _, p := range ps {
+		keys = append(keys, p.Key)
+	}
+	want := []string{"aws:region", "matrix:domain", "matrix:instanceType", "matrix:registraton", "matrix:sshAllowedCidrs"}
+	if !reflect.DeepEqual(keys, want) {
+		t.Errorf("keys = %q, want %q", keys, want)
+	}
+	_, err := ParseConfig(map[string]string{"matrix:domain": "matrix.example.org"})
+	if msg := err.Error(); !strings.HasPrefix(msg, "invalid stack configuration") || strings.Count(msg, "\n  - ") != 3 {
+		t.Errorf("error text lists problems one per line:\n%s", msg)
+	}
+}
+
+func TestAllowSSHFromAnywhere(t *testing.T) {
+	cfg, err := ParseConfig(with("matrix:sshAllowedCidrs", `["0.0.0.0/0","::/0"]`, "matrix:allowSshFromAnywhere", "true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.SSHAllowedCIDRs) != 2 {
+		t.Errorf("cidrs = %v", cfg.SSHAllowedCIDRs)
+	}
+}
+
+func TestSSHPublicKeyAccepted(t *testing.T) {
+	cfg, err := ParseConfig(with("matrix:sshPublicKey", edKey+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SSHPublicKey != edKey {
+		t.Errorf("key = %q", cfg.SSHPublicKey)
+	}
+}
+
+func TestArchitecture(t *testing.T) {
+	for typ, want := range map[string]Arch{
+		"t3.small": ArchX86, "t3a.medium": ArchX86, "m7i.large": ArchX86, "g4dn.xlarge": ArchX86, "c5n.large": ArchX86,
+		"t4g.small": ArchARM, "m7gd.large": ArchARM, "c6gn.medium": ArchARM, "a1.large": ArchARM, "r8g.large": ArchARM, "im4gn.large": ArchARM,
+	} {
+		got, msg := classifyInstanceType(typ)
+		if got != want || msg != "" {
+			t.Errorf("%s: %q %q, want %q", typ, got, msg, want)
+		}
+	}
+}
+
+func TestKeysDeclaredOnce(t *testing.T) {
+	seen := map[string]bool{}
+	for _, k := range Keys() {
+		if seen[k.Name] {
+			t.Errorf("%s declared twice", k.Name)
+		}
+		seen[k.Name] = true
+		if k.Description == "" || !strings.Contains("string integer boolean array", k.Type) {
+			t.Errorf("%s: type %q, description %q", k.Name, k.Type, k.Description)
+		}
+	}
+}
+
+const (
+	edKey  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIJvGDR4Dkbc3USWRXrEcdqhHfyZ2sxG6i6A8B5hcCYm operator@laptop"
+	dsaKey = "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2USZpRV1AIlH7WT2NWPq/xfW6MPbLm1Vs14E7gB00b/JmYLdrmVClpJ+f6AR7ECLCT7up1/63xhv4O1fnxqimFQ8E+4P208UewwI1VBNaFpEy9nXzrith1yrv8iIDGZ3RSAHHAAAAFQCXYFCPFSMLzLKSuYKi64QL8Fgc9QAAAIEA9+GghdabPd7LvKtcNrhXuXmUr7v6OuqC+VdMCz0HgmdRWVeOutRZT+ZxBxCBgLRJFnEj6EwoFhO3zwkyjMim4TwWeotUfI0o4KOuHiuzpnWRbqN/C/ohNWLx+2J6ASQ7zKTxvqhRkImog9/hWuWfBpKLZl6Ae1UlZAFMO/7PSSoAAACBAPKsD1Alv3EXGcbpk4XeuIetCPYVUWm0aq1hbnhh9o6y5L5s4qnaXQDrWPNQ7gw5JtC6wzqJKgY6cEBSK9mg6o3JyK+4iFhgUeAJAN4vBNhcj4x8cNY6rkf9wTSUPTGwKdLdP1/iQfTKNXv6v2RusXmQlZL6AtSyWw/vYX4y5eTf"
+)
