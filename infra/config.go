@@ -44,6 +44,9 @@ type Config struct {
 	DNSTTL                int
 	VPCCIDR               netip.Prefix
 	Protect               bool
+	Provision             bool
+	AdminUser             string
+	Verify                bool
 }
 
 // MatrixHost is the name the homeserver answers on; the playbook derives
@@ -88,6 +91,9 @@ func ParseConfig(raw map[string]string) (Config, error) {
 		DNSTTL:                r.integer("dnsTtl", 30, 172800, "use 30 to 172800 seconds"),
 		VPCCIDR:               r.vpcCIDR(),
 		Protect:               r.boolean("protect"),
+		Provision:             r.boolean("provision"),
+		AdminUser:             r.adminUser(),
+		Verify:                r.boolean("verify"),
 	}
 	c.InstanceType, c.Arch = r.instanceType()
 	c.SSHAllowedCIDRs = r.sshCIDRs(c.AllowSSHFromAnywhere, c.IPv6)
@@ -391,4 +397,16 @@ func (r *reader) vpcCIDR() netip.Prefix {
 		return p
 	}
 	return netip.Prefix{}
+}
+
+// localpartPattern is the Matrix spec's grammar for user ID localparts.
+var localpartPattern = regexp.MustCompile(`^[a-z0-9._=/+-]{1,64}$`)
+
+func (r *reader) adminUser() string {
+	v, _ := r.value("adminUser")
+	v = strings.TrimSpace(v)
+	if !localpartPattern.MatchString(v) {
+		r.add("adminUser", "%q is not a Matrix localpart; use lower-case letters, digits and . _ = - / + only, e.g. admin (not @admin:example.org)", v)
+	}
+	return v
 }

@@ -53,7 +53,8 @@ func TestDefaults(t *testing.T) {
 		RootVolumeGiB: 20, DataVolumeGiB: 20, SnapshotRetentionDays: 7,
 		IPv6: true, ServeBaseDomain: true, Element: true, TURN: false,
 		Registration: RegistrationClosed, DNSTTL: 300,
-		VPCCIDR: netip.MustParsePrefix("10.42.0.0/16"),
+		VPCCIDR:   netip.MustParsePrefix("10.42.0.0/16"),
+		Provision: true, AdminUser: "admin", Verify: true,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -144,6 +145,7 @@ func TestRejections(t *testing.T) {
 		{"vpc host bits", with("matrix:vpcCidr", "10.42.1.0/16"), `matrix:vpcCidr: "10.42.1.0/16" has host bits set; write 10.42.0.0/16`},
 		{"vpc too big", with("matrix:vpcCidr", "10.0.0.0/8"), `matrix:vpcCidr: "10.0.0.0/8" must be between /16 (the largest AWS allows) and /24 (room for two subnets)`},
 		{"vpc public", with("matrix:vpcCidr", "8.8.0.0/16"), `matrix:vpcCidr: "8.8.0.0/16" is not a private range; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16`},
+		{"admin user id", with("matrix:adminUser", "@admin:example.org"), `matrix:adminUser: "@admin:example.org" is not a Matrix localpart; use lower-case letters, digits and . _ = - / + only, e.g. admin (not @admin:example.org)`},
 		{"typo", with("matrix:sshAllowedCidr", `["203.0.113.7/32"]`), "matrix:sshAllowedCidr: unknown key; did you mean matrix:sshAllowedCidrs? (pulumi config rm matrix:sshAllowedCidr, then set matrix:sshAllowedCidrs)"},
 		{"typo case", with("matrix:dnsTTL", "60"), "matrix:dnsTTL: unknown key; did you mean matrix:dnsTtl? (pulumi config rm matrix:dnsTTL, then set matrix:dnsTtl)"},
 		{"unknown", with("matrix:kubernetesVersion", "1.30"), "matrix:kubernetesVersion: unknown key; the known keys are listed in Pulumi.yaml and the README (remove it with pulumi config rm matrix:kubernetesVersion)"},

@@ -12,13 +12,16 @@ import (
 type Homeserver struct {
 	pulumi.ResourceState
 
-	Config   Config
-	Facts    Facts
-	Provider *aws.Provider
-	Network  *Network
-	Firewall *Firewall
-	Host     *Host
-	Records  map[Record]*route53.Record
+	Config       Config
+	Facts        Facts
+	Provider     *aws.Provider
+	Network      *Network
+	Firewall     *Firewall
+	Host         *Host
+	Records      map[Record]*route53.Record
+	Provisioning *Provisioning
+
+	stack string
 }
 
 // NewHomeserver validates nothing: cfg comes from ParseConfig. It looks up
@@ -40,7 +43,7 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 	if err != nil {
 		return nil, err
 	}
-	hs := &Homeserver{Config: cfg, Facts: facts, Provider: provider}
+	hs := &Homeserver{Config: cfg, Facts: facts, Provider: provider, stack: ctx.Stack()}
 	if err := ctx.RegisterComponentResource("matrix:aws:Homeserver", name, hs, pulumi.Providers(provider)); err != nil {
 		return nil, fmt.Errorf("homeserver: %w", err)
 	}
@@ -55,6 +58,9 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 		return nil, err
 	}
 	if hs.Records, err = newRecords(ctx, cfg, facts, hs.Host, child); err != nil {
+		return nil, err
+	}
+	if hs.Provisioning, err = newProvisioning(ctx, cfg, hs, child); err != nil {
 		return nil, err
 	}
 	if err := ctx.RegisterResourceOutputs(hs, pulumi.Map(hs.Outputs())); err != nil {
@@ -86,6 +92,14 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 	if host.PrivateKey != nil {
 		out["sshPrivateKey"] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh)
 		out["sshCommand"] = pulumi.Sprintf("pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key && chmod 600 matrix-ssh.key && ssh -i matrix-ssh.key %s@%s", SSHUser, host.IP.PublicIp)
+	}
+	if prov := hs.Provisioning; prov != nil {
+		out["adminUserId"] = pulumi.String("@" + cfg.AdminUser + ":" + cfg.Domain)
+		out["adminPassword"] = pulumi.ToSecret(prov.AdminPassword.Result)
+		if cfg.Provision {
+			out["playbookCommand"] = pulumi.String(ManualCommand(hs.stack))
+			out["ansibleEnvironment"] = pulumi.ToSecret(prov.Environment)
+		}
 	}
 	return out
 }

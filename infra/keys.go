@@ -35,6 +35,9 @@ func Keys() []Key {
 		{"extraSubdomains", "array", []string{}, "Extra CNAMEs <label>.<domain> -> matrix.<domain> for additional playbook services."},
 		{"dnsTtl", "integer", 300, "TTL in seconds of the Route 53 records."},
 		{"vpcCidr", "string", "10.42.0.0/16", "Private IPv4 range of the VPC (/16 to /24)."},
+		{"provision", "boolean", true, "Run the upstream playbook during pulumi up (needs ansible-core on this machine); false declares the AWS resources only."},
+		{"adminUser", "string", "admin", "Localpart of the admin account created during pulumi up (@<adminUser>:<domain>); its generated password is the adminPassword secret output."},
+		{"verify", "boolean", true, "End pulumi up with cmd/verify: federation, TLS, well-known, client API and a login round trip."},
 		{"protect", "boolean", false, "Protect what holds data: termination protection on the instance, the data volume protected and retained on delete."},
 	}
 }

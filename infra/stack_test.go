@@ -435,13 +435,20 @@ func TestOutputs(t *testing.T) {
 			if !key.Secret {
 				t.Error("generated private key is not a secret output")
 			}
+			secrets := []string{"sshPrivateKey", "adminPassword", "ansibleEnvironment"}
 			for name, o := range res.Outputs {
-				if name != "sshPrivateKey" && o.Secret {
-					t.Errorf("%s is secret", name)
+				if o.Secret != slices.Contains(secrets, name) {
+					t.Errorf("%s: secret=%v", name, o.Secret)
 				}
-				if s, ok := o.Value.(string); ok && strings.Contains(s, "PRIVATE KEY") && name != "sshPrivateKey" {
+				if s, ok := o.Value.(string); ok && strings.Contains(s, "PRIVATE KEY") && !o.Secret {
 					t.Errorf("%s carries key material", name)
 				}
+			}
+			if res.Outputs["adminUserId"].Value != "@admin:example.org" {
+				t.Errorf("adminUserId %v", res.Outputs["adminUserId"].Value)
+			}
+			if res.Outputs["playbookCommand"].Value != "pulumi stack output --stack test --show-secrets --json ansibleEnvironment | go run ./cmd/playbook --tags=self-check" {
+				t.Errorf("playbookCommand %v", res.Outputs["playbookCommand"].Value)
 			}
 			if m.dryRun {
 				return

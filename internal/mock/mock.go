@@ -33,6 +33,9 @@ type Cloud struct {
 	// Offerings limits where instance types are offered: type -> AZ
 	// suffixes such as "a", "b". Types missing here are offered everywhere.
 	Offerings map[string][]string
+	// Generation makes the resources of the given logical names come back
+	// with new IDs, as after a replacement.
+	Generation map[string]int
 	// Commands, when set, answers pulumi-command resources with the
 	// outputs a run would give; a nil Commands gives empty stdout.
 	Commands func(name string, inputs resource.PropertyMap) resource.PropertyMap
@@ -42,6 +45,7 @@ type Cloud struct {
 	byID      map[string]resource.PropertyMap
 	regions   map[string]string // provider name -> region
 	calls     []string
+	logs      []string // engine log messages (preview monitor only)
 }
 
 // Resource is one registered resource as the engine saw it.

@@ -2,9 +2,11 @@ package mock
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/pem"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -17,7 +19,8 @@ type props = map[string]any
 func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyMap) {
 	in, name, typ := args.Inputs, args.Name, args.TypeToken
 	region := c.region(args.Provider)
-	h := func(n int) string { return hexID(n, typ, name) }
+	gen := fmt.Sprint(c.Generation[name])
+	h := func(n int) string { return hexID(n, typ, name, gen) }
 	switch typ {
 	case "aws:ec2/vpc:Vpc":
 		id := "vpc-0" + h(16)
@@ -77,8 +80,16 @@ func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyM
 		return id, resource.NewPropertyMapFromMap(props{"fqdn": str(in, "name")})
 	case "tls:index/privateKey:PrivateKey":
 		return sshKey(h)
+	case "random:index/randomPassword:RandomPassword":
+		secret := resource.MakeSecret(resource.NewStringProperty(alnum(h(64), num(in, "length"))))
+		return "none", resource.PropertyMap{"result": secret, "bcryptHash": resource.MakeSecret(resource.NewStringProperty("$2a$10$" + h(53)))}
 	case "command:local:Command", "command:remote:Command":
 		out := resource.NewPropertyMapFromMap(props{"stdout": "", "stderr": ""})
+		if typ == "command:remote:Command" {
+			// What the wait step prints: the host's public ED25519 key.
+			_, key := sshKey(func(n int) string { return hexID(n, "hostkey", name) })
+			out["stdout"] = resource.NewStringProperty(strings.TrimSpace(key["publicKeyOpenssh"].StringValue()) + " root@matrix")
+		}
 		if c.Commands != nil {
 			out = c.Commands(name, in)
 		}
@@ -136,4 +147,21 @@ func sshKey(h func(int) string) (string, resource.PropertyMap) {
 		"publicKeyFingerprintSha256": resource.NewStringProperty(ssh.FingerprintSHA256(pub)),
 	}
 	return h(40), out
+}
+
+// alnum stretches a hex seed into n letters and digits, as pulumi-random
+// makes passwords with special characters off.
+func alnum(seed string, n int) string {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", seed, i)))
+		for _, x := range sum {
+			if b.Len() == n {
+				break
+			}
+			b.WriteByte(chars[int(x)%len(chars)])
+		}
+	}
+	return b.String()
 }

@@ -48,6 +48,9 @@ type Result struct {
 	Homeserver *infra.Homeserver
 	Cloud      *mock.Cloud
 	Outputs    map[string]Output
+	// Files are the rendered inventory files as a reviewer sees them,
+	// secrets masked; path -> content.
+	Files map[string]Output
 }
 
 // Output is one stack output after the run.
@@ -87,11 +90,22 @@ func Run(opts Options) (*Result, error) {
 		info.Config = opts.Config
 		info.ConfigSecretKeys = opts.SecretKeys
 	}
-	if err := pulumi.RunErr(program, pulumi.WithMocks(opts.Project, opts.Stack, cloud), withRunInfo); err != nil {
+	if opts.DryRun {
+		err = mock.Preview(cloud, opts.Project, opts.Stack, program, withRunInfo)
+	} else {
+		err = pulumi.RunErr(program, pulumi.WithMocks(opts.Project, opts.Stack, cloud), withRunInfo)
+	}
+	if err != nil {
 		return nil, err
 	}
 	for name, in := range outputs {
 		res.Outputs[name] = settle(pulumi.ToOutput(in))
+	}
+	host := res.Homeserver.Config.MatrixHost()
+	rendered := res.Homeserver.Provisioning.Rendered
+	res.Files = map[string]Output{
+		"inventory/hosts": settle(rendered.Hosts),
+		"inventory/host_vars/" + host + "/vars.yml": settle(rendered.MaskedVars),
 	}
 	return res, nil
 }
@@ -121,7 +135,7 @@ type Document struct {
 	Mode      string            `json:"mode"`
 	Resources []ResourceDoc     `json:"resources"`
 	Outputs   map[string]any    `json:"outputs"`
-	Files     map[string]string `json:"files,omitempty"`
+	Files     map[string]any    `json:"files"`
 }
 
 // ResourceDoc is one resource in a Document.
@@ -137,7 +151,13 @@ type ResourceDoc struct {
 
 // Document renders the result with every secret masked.
 func (r *Result) Document(opts Options) Document {
-	d := Document{Project: opts.Project, Stack: opts.Stack, Mode: "update", Outputs: map[string]any{}}
+	d := Document{Project: opts.Project, Stack: opts.Stack, Mode: "update", Outputs: map[string]any{}, Files: map[string]any{}}
+	for path, f := range r.Files {
+		d.Files[path] = f.Value
+		if f.Secret {
+			d.Files[path] = Masked
+		}
+	}
 	if opts.DryRun {
 		d.Mode = "preview"
 	}

@@ -1,0 +1,223 @@
+package ansible_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPrepareSyntaxCheck(t *testing.T) {
+	requireAnsible(t)
+	cmd := exec.Command("ansible-playbook", "--syntax-check", "-i", "localhost,", "prepare.yml")
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "ANSIBLE_CONFIG=ansible.cfg")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ansible-playbook --syntax-check prepare.yml: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "playbook: prepare.yml") {
+		t.Errorf("unexpected syntax check output:\n%s", out)
+	}
+}
+
+// command runs a program the test needs and returns its trimmed output.
+func command(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// mountSource returns the device mounted at dir, "" when none.
+func mountSource(t *testing.T, dir string) string {
+	t.Helper()
+	out, err := exec.Command("findmnt", "--noheadings", "--output", "SOURCE", "--mountpoint", dir).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func swapInUse(t *testing.T, file string) bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/swaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == file {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPrepareMountsVolumeAndSwap runs prepare.yml through the wrapper over
+// ssh against this machine, with a loop device over a file in the test's
+// directory as the data volume, a mount point and an fstab there too, and
+// a swap file on the volume. The real /etc/fstab is never touched.
+func TestPrepareMountsVolumeAndSwap(t *testing.T) {
+	for _, tool := range []string{"losetup", "mkfs.ext4", "blkid", "findmnt", "mount", "umount", "swapon", "swapoff", "mkswap"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: install util-linux, mount and e2fsprogs (apt-get install util-linux mount e2fsprogs)", tool)
+		}
+	}
+	r := newRig(t)
+	r.writePin(t, "file:///unused", strings.Repeat("ab", 20), testCoreMin, "standin.fixture")
+
+	image := filepath.Join(r.dir, "data.img")
+	if err := os.WriteFile(image, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(image, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	device := command(t, "losetup", "--find", "--show", image)
+	mountPoint := filepath.Join(r.dir, "matrix")
+	swapFile := filepath.Join(mountPoint, "swapfile")
+	fstab := filepath.Join(r.dir, "fstab")
+	// Runs before the temporary directories are removed (cleanups run last
+	// registered first).
+	t.Cleanup(func() {
+		if swapInUse(t, swapFile) {
+			if out, err := exec.Command("swapoff", swapFile).CombinedOutput(); err != nil {
+				t.Errorf("swapoff %s: %v\n%s", swapFile, err, out)
+			}
+		}
+		if mountSource(t, mountPoint) != "" {
+			if out, err := exec.Command("umount", mountPoint).CombinedOutput(); err != nil {
+				t.Errorf("umount %s: %v\n%s", mountPoint, err, out)
+			}
+		}
+		if out, err := exec.Command("losetup", "--detach", device).CombinedOutput(); err != nil {
+			t.Errorf("losetup --detach %s: %v\n%s", device, err, out)
+		}
+	})
+
+	r.vars = map[string]any{
+		"matrix_data_device":         device,
+		"matrix_data_volume_id":      "vol-0123456789abcdef0", // not attached here: falls back to the device
+		"matrix_data_device_timeout": 10,
+		"matrix_data_mount_point":    mountPoint,
+		"matrix_fstab_path":          fstab,
+		"matrix_swap_file":           swapFile,
+		"matrix_swap_size_mb":        16,
+		// More than any test machine has: the swap file is wanted.
+		"matrix_swap_min_ram_mb": 1 << 30,
+	}
+	prepare := func() (changed int) {
+		t.Helper()
+		res := r.run(t, nil, "--playbook", "prepare", "--tags", "prepare")
+		if res.code != 0 {
+			t.Fatalf("prepare failed with %d", res.code)
+		}
+		r.checkClean(t, res)
+		_, changed = recap(t, res.output)
+		return changed
+	}
+
+	// First run on a blank device: filesystem, fstab, mount, swap.
+	if changed := prepare(); changed == 0 {
+		t.Errorf("first run changed nothing")
+	}
+	if got := command(t, "blkid", "-p", "-o", "value", "-s", "TYPE", device); got != "ext4" {
+		t.Fatalf("filesystem on %s is %q, want ext4", device, got)
+	}
+	uuid := command(t, "blkid", "-p", "-o", "value", "-s", "UUID", device)
+	if got := mountSource(t, mountPoint); got != device {
+		t.Errorf("%s is mounted from %q, want %s", mountPoint, got, device)
+	}
+	entries, err := os.ReadFile(fstab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVolume := "UUID=" + uuid + " " + mountPoint + " ext4 defaults,nofail 0 2"
+	wantSwap := swapFile + " none swap sw 0 0"
+	if got := strings.Split(strings.TrimSpace(string(entries)), "\n"); len(got) != 2 || got[0] != wantVolume || got[1] != wantSwap {
+		t.Errorf("fstab:\n%s\nwant exactly:\n%s\n%s", entries, wantVolume, wantSwap)
+	}
+	if !swapInUse(t, swapFile) {
+		t.Errorf("swap file %s is not in use", swapFile)
+	}
+	if info, err := os.Stat(swapFile); err != nil || info.Mode().Perm() != 0o600 || info.Size() != 16<<20 {
+		t.Errorf("swap file: %v %v, want 16 MiB, mode 0600", info, err)
+	}
+
+	// Second run: nothing to do.
+	if changed := prepare(); changed != 0 {
+		t.Errorf("second run changed %d things, want 0", changed)
+	}
+
+	// After a reboot without the mount (here: unmounted by hand), the
+	// volume is mounted again and keeps its data: never reformatted.
+	keep := filepath.Join(mountPoint, "kept")
+	if err := os.WriteFile(keep, []byte("data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	command(t, "swapoff", swapFile)
+	command(t, "umount", mountPoint)
+	if changed := prepare(); changed == 0 {
+		t.Errorf("the run that remounted the volume changed nothing")
+	}
+	if data, err := os.ReadFile(keep); err != nil || string(data) != "data" {
+		t.Errorf("data on the volume lost: %q %v", data, err)
+	}
+	if got := command(t, "blkid", "-p", "-o", "value", "-s", "UUID", device); got != uuid {
+		t.Errorf("filesystem UUID changed from %s to %s: the volume was reformatted", uuid, got)
+	}
+	if !swapInUse(t, swapFile) {
+		t.Errorf("swap file not in use again")
+	}
+	if changed := prepare(); changed != 0 {
+		t.Errorf("fourth run changed %d things, want 0", changed)
+	}
+}
+
+// TestPrepareRefusesToHideFiles: files written at the mount point before the
+// volume was mounted would disappear under it; prepare stops instead.
+func TestPrepareRefusesToHideFiles(t *testing.T) {
+	r := newRig(t)
+	r.writePin(t, "file:///unused", strings.Repeat("ab", 20), testCoreMin, "standin.fixture")
+	image := filepath.Join(r.dir, "data.img")
+	if err := os.WriteFile(image, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(image, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	device := command(t, "losetup", "--find", "--show", image)
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "--detach", device).CombinedOutput(); err != nil {
+			t.Errorf("losetup --detach %s: %v\n%s", device, err, out)
+		}
+	})
+	mountPoint := filepath.Join(r.dir, "matrix")
+	if err := os.MkdirAll(filepath.Join(mountPoint, "postgres"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r.vars = map[string]any{
+		"matrix_data_device":      device,
+		"matrix_data_mount_point": mountPoint,
+		"matrix_fstab_path":       filepath.Join(r.dir, "fstab"),
+		"matrix_swap_size_mb":     0,
+	}
+	res := r.run(t, nil, "--playbook", "prepare", "--tags", "prepare")
+	if res.code == 0 {
+		t.Fatalf("prepare mounted over a non-empty %s", mountPoint)
+	}
+	r.checkClean(t, res)
+	if !strings.Contains(res.output, "already holds files") {
+		t.Errorf("the failure does not say why")
+	}
+	if got := mountSource(t, mountPoint); got != "" {
+		umount := exec.Command("umount", mountPoint)
+		_ = umount.Run()
+		t.Errorf("%s got mounted from %s", mountPoint, got)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "fstab")); err == nil {
+		t.Errorf("fstab written although prepare refused to mount")
+	}
+}

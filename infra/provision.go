@@ -1,0 +1,271 @@
+package infra
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/matrix-on-aws/homeserver/internal/inventory"
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Tags of the upstream playbook, run as two steps: setup never starts
+// services, start does (docs/installing.md of the playbook).
+const (
+	SetupTags = "setup-all,ensure-matrix-users-created"
+	StartTags = "start"
+	UserTags  = "register-user"
+)
+
+// Provisioning turns the declared host into a running homeserver during
+// `pulumi up`. The pulumi-command provider runs nothing during a preview.
+type Provisioning struct {
+	GenericSecretKey *random.RandomPassword
+	PostgresPassword *random.RandomPassword
+	AdminPassword    *random.RandomPassword
+
+	Rendered Rendered
+	// Environment is what the upstream steps hand the wrapper; exported as
+	// a secret so an operator can re-run the playbook by hand.
+	Environment pulumi.StringMap
+
+	WaitReady *remote.Command
+	Prepare   *local.Command
+	Setup     *local.Command
+	Start     *local.Command
+	AdminUser *local.Command
+}
+
+// Rendered holds what the wrapper writes into its temporary inventory.
+type Rendered struct {
+	Hosts      pulumi.StringOutput
+	Vars       pulumi.StringOutput // secret: holds the generated secrets
+	MaskedVars pulumi.StringOutput // the same with every secret masked
+	KnownHosts pulumi.StringOutput
+}
+
+func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pulumi.ResourceOption) (*Provisioning, error) {
+	pin, err := ansible.LoadPin()
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	p := &Provisioning{}
+	if err := p.newSecrets(ctx, cfg, opts...); err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	host := hs.Host
+	address := host.IP.PublicIp
+	p.Rendered.Hosts = address.ApplyT(func(ip string) (string, error) {
+		return inventory.Hosts(inventory.Host{Name: cfg.MatrixHost(), Address: ip, User: SSHUser})
+	}).(pulumi.StringOutput)
+	p.Rendered.Vars, p.Rendered.MaskedVars = renderVars(cfg, pin, address, p.GenericSecretKey.Result, p.PostgresPassword.Result)
+	if !cfg.Provision {
+		return p, nil
+	}
+
+	// First contact: wait for SSH and cloud-init, and learn the host key
+	// that every later step pins.
+	key := pulumi.StringPtrInput(nil)
+	if host.PrivateKey != nil {
+		key = host.PrivateKey.PrivateKeyOpenssh
+	}
+	if p.WaitReady, err = remote.NewCommand(ctx, "wait-ready", &remote.CommandArgs{
+		Connection: remote.ConnectionArgs{
+			Host:       address,
+			User:       pulumi.String(SSHUser),
+			PrivateKey: key,
+			// A cold boot with cloud-init takes one to three minutes.
+			DialErrorLimit: pulumi.Int(60),
+			PerDialTimeout: pulumi.Int(10),
+		},
+		// cloud-init exits 2 when it finished with recoverable errors.
+		Create:   pulumi.String("cloud-init status --wait >/dev/null || [ $? -eq 2 ]; cat /etc/ssh/ssh_host_ed25519_key.pub"),
+		Triggers: pulumi.Array{host.Instance.ID(), address},
+		Logging:  remote.LoggingStderr,
+	}, opts...); err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	p.Rendered.KnownHosts = pulumi.All(address, p.WaitReady.Stdout).ApplyT(func(v []any) (string, error) {
+		return inventory.KnownHosts([]string{v[0].(string), cfg.MatrixHost()}, v[1].(string))
+	}).(pulumi.StringOutput)
+
+	base := pulumi.StringMap{
+		ansible.EnvInventoryHostname: pulumi.String(cfg.MatrixHost()),
+		ansible.EnvInventoryHosts:    p.Rendered.Hosts,
+		ansible.EnvSSHKnownHosts:     p.Rendered.KnownHosts,
+	}
+	if host.PrivateKey != nil {
+		base[ansible.EnvSSHPrivateKey] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh).(pulumi.StringOutput)
+	}
+	tree := treeFiles()
+	instanceID := host.Instance.ID().ToStringOutput()
+
+	prepareExtra := host.DataVolume.ID().ToStringOutput().ApplyT(func(id string) (string, error) {
+		return inventory.ExtraVars(map[string]string{"matrix_data_device": DataDevice, "matrix_data_volume_id": id})
+	}).(pulumi.StringOutput)
+	if p.Prepare, err = playbookStep(ctx, "prepare", ansible.PlaybookPrepare, "prepare",
+		withEnv(base, ansible.EnvExtraVars, prepareExtra),
+		contentHash(pulumi.String(tree["prepare"]), p.Rendered.Hosts, p.Rendered.KnownHosts, prepareExtra, instanceID),
+		[]pulumi.Resource{p.WaitReady, host.Attachment}, opts...); err != nil {
+		return nil, err
+	}
+
+	upstream := withEnv(base, ansible.EnvInventoryVars, p.Rendered.Vars)
+	p.Environment = upstream
+	consumed := contentHash(pulumi.String(tree["upstream"]), p.Rendered.Hosts, p.Rendered.KnownHosts, p.Rendered.Vars, instanceID)
+	var records []pulumi.Resource
+	for _, r := range hs.Records {
+		records = append(records, r) // certificates need DNS in place
+	}
+	if p.Setup, err = playbookStep(ctx, "playbook-setup", ansible.PlaybookUpstream, SetupTags, upstream, consumed,
+		append(records, p.Prepare), opts...); err != nil {
+		return nil, err
+	}
+	if p.Start, err = playbookStep(ctx, "playbook-start", ansible.PlaybookUpstream, StartTags, upstream, consumed,
+		[]pulumi.Resource{p.Setup}, opts...); err != nil {
+		return nil, err
+	}
+
+	userVars := p.AdminPassword.Result.ApplyT(func(pw string) (string, error) {
+		return inventory.ExtraVars(map[string]string{"username": cfg.AdminUser, "password": pw, "admin": "yes"})
+	}).(pulumi.StringOutput)
+	// Registering an existing user fails, so the step re-runs only for a
+	// new user or password, never for a new instance: the data volume keeps
+	// the accounts.
+	if p.AdminUser, err = playbookStep(ctx, "admin-user", ansible.PlaybookUpstream, UserTags,
+		withEnv(upstream, ansible.EnvExtraVars, userVars),
+		contentHash(pulumi.String(cfg.AdminUser), p.AdminPassword.Result),
+		[]pulumi.Resource{p.Start}, opts...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Provisioning) newSecrets(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) error {
+	var err error
+	// Letters and digits only: the values land in YAML, Synapse's config and
+	// a PostgreSQL connection string, and none of them needs quoting then.
+	alnum := func(n int) *random.RandomPasswordArgs {
+		return &random.RandomPasswordArgs{Length: pulumi.Int(n), Special: pulumi.Bool(false)}
+	}
+	if p.GenericSecretKey, err = random.NewRandomPassword(ctx, "generic-secret-key", alnum(64), opts...); err != nil {
+		return err
+	}
+	if p.PostgresPassword, err = random.NewRandomPassword(ctx, "postgres-password", alnum(64), opts...); err != nil {
+		return err
+	}
+	args := alnum(32)
+	args.Keepers = pulumi.StringMap{"user": pulumi.String(cfg.AdminUser)}
+	p.AdminPassword, err = random.NewRandomPassword(ctx, "admin-password", args, opts...)
+	return err
+}
+
+// renderVars returns vars.yml, and the same file with the secrets masked
+// for reviewers, which is known in a preview unless TURN needs the address.
+func renderVars(cfg Config, pin ansible.Pin, address, genericKey, pgPassword pulumi.StringOutput) (vars, masked pulumi.StringOutput) {
+	settings := inventory.Settings{
+		Domain: cfg.Domain, MigrationVersion: pin.MigrationVersion,
+		IPv6: cfg.IPv6, ServeBaseDomain: cfg.ServeBaseDomain, Element: cfg.Element, TURN: cfg.TURN,
+		Registration: string(cfg.Registration),
+	}
+	vars = pulumi.All(address, genericKey, pgPassword).ApplyT(func(v []any) (string, error) {
+		s := settings
+		s.PublicIPv4, s.GenericSecretKey, s.PostgresPassword = v[0].(string), v[1].(string), v[2].(string)
+		rv, err := inventory.NewVars(s)
+		if err != nil {
+			return "", err
+		}
+		return rv.YAML()
+	}).(pulumi.StringOutput)
+	renderMasked := func(ip string) (string, error) {
+		s := settings
+		s.PublicIPv4 = ip
+		rv, err := inventory.MaskedVars(s)
+		if err != nil {
+			return "", err
+		}
+		return rv.YAML()
+	}
+	if !cfg.TURN {
+		return vars, pulumi.String("").ToStringOutput().ApplyT(renderMasked).(pulumi.StringOutput)
+	}
+	return vars, address.ApplyT(renderMasked).(pulumi.StringOutput)
+}
+
+// playbookStep runs the wrapper for one step. Inputs reach it only through
+// the environment; the wrapper redacts every secret it was given from the
+// output it shows.
+func playbookStep(ctx *pulumi.Context, name, playbook, tags string, env pulumi.StringMap, trigger pulumi.StringOutput, after []pulumi.Resource, opts ...pulumi.ResourceOption) (*local.Command, error) {
+	create := fmt.Sprintf("%s/%s --playbook %s --tags %s", ansible.Dir, ansible.Wrapper, playbook, tags)
+	if _, ok := env[ansible.EnvExtraVars]; ok {
+		create += " --extra-vars-env"
+	}
+	cmd, err := local.NewCommand(ctx, name, &local.CommandArgs{
+		Create:      pulumi.String(create),
+		Environment: env,
+		Triggers:    pulumi.Array{trigger},
+		Logging:     local.LoggingStdoutAndStderr,
+	}, append(opts, pulumi.DependsOn(after), pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %s: %w", name, err)
+	}
+	return cmd, nil
+}
+
+// contentHash is the trigger of a step: it changes exactly when something
+// the step consumes changes.
+func contentHash(parts ...any) pulumi.StringOutput {
+	return pulumi.All(parts...).ApplyT(func(v []any) string {
+		h := sha256.New()
+		for _, p := range v {
+			s := fmt.Sprint(p)
+			fmt.Fprintf(h, "%d:%s;", len(s), s)
+		}
+		return hex.EncodeToString(h.Sum(nil))
+	}).(pulumi.StringOutput)
+}
+
+// treeFiles hashes the parts of ansible/ each kind of step consumes: the
+// prepare step never reads the upstream pin, the upstream steps never read
+// prepare.yml.
+func treeFiles() map[string]string {
+	hash := func(names ...string) string {
+		h := sha256.New()
+		for _, n := range names {
+			b, err := ansible.ReadFile(n)
+			if err != nil {
+				panic(err) // embedded at build time; a missing file is a build error
+			}
+			fmt.Fprintf(h, "%s:%d:", n, len(b))
+			h.Write(b)
+		}
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	return map[string]string{
+		"prepare":  hash("run-playbook", "ansible.cfg", "prepare.yml"),
+		"upstream": hash("run-playbook", "ansible.cfg", ansible.PinFile),
+	}
+}
+
+func withEnv(m pulumi.StringMap, k string, v pulumi.StringInput) pulumi.StringMap {
+	out := pulumi.StringMap{}
+	for key, val := range m {
+		out[key] = val
+	}
+	out[k] = v
+	return out
+}
+
+// ManualCommand is how an operator re-runs the playbook by hand with the
+// inventory this stack renders, e.g. for --tags=self-check.
+func ManualCommand(stack string) string {
+	return strings.Join([]string{
+		"pulumi stack output --stack " + stack + " --show-secrets --json ansibleEnvironment",
+		"go run ./cmd/playbook --tags=self-check",
+	}, " | ")
+}

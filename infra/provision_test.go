@@ -1,0 +1,293 @@
+package infra_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/matrix-on-aws/homeserver/internal/mock"
+	"github.com/matrix-on-aws/homeserver/internal/synth"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	localCmd  = "command:local:Command"
+	remoteCmd = "command:remote:Command"
+)
+
+var steps = []string{"wait-ready", "prepare", "playbook-setup", "playbook-start", "admin-user"}
+
+// commands returns the provisioning steps by name.
+func commands(t *testing.T, c *mock.Cloud) map[string]mock.Resource {
+	t.Helper()
+	out := map[string]mock.Resource{}
+	for _, typ := range []string{localCmd, remoteCmd} {
+		for _, r := range c.Find(typ) {
+			out[r.Name] = r
+		}
+	}
+	return out
+}
+
+func dependsOn(r mock.Resource, name string) bool {
+	for _, urn := range r.DependsOn {
+		if strings.HasSuffix(urn, "::"+name) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCommandGraph(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			res := run(t, m.dryRun, config())
+			cmds := commands(t, res.Cloud)
+			var names []string
+			for n := range cmds {
+				names = append(names, n)
+			}
+			if !sameSet(names, steps) {
+				t.Fatalf("commands %v, want %v", names, steps)
+			}
+			if cmds["wait-ready"].Type != remoteCmd {
+				t.Errorf("wait-ready is %s", cmds["wait-ready"].Type)
+			}
+			// Each step waits for the one before it, through a real
+			// dependency the engine sees, never a sleep.
+			for i := 1; i < len(steps); i++ {
+				if !dependsOn(cmds[steps[i]], steps[i-1]) {
+					t.Errorf("%s does not depend on %s: %v", steps[i], steps[i-1], cmds[steps[i]].DependsOn)
+				}
+			}
+			if !dependsOn(cmds["prepare"], "data") {
+				t.Error("prepare runs before the data volume is attached")
+			}
+			for _, rec := range []string{"matrix-A", "base-A", "element-CNAME"} {
+				if !dependsOn(cmds["playbook-setup"], rec) {
+					t.Errorf("playbook-setup does not wait for DNS record %s (certificates need it)", rec)
+				}
+			}
+			want := map[string]string{
+				"prepare":        "ansible/run-playbook --playbook prepare --tags prepare --extra-vars-env",
+				"playbook-setup": "ansible/run-playbook --playbook upstream --tags setup-all,ensure-matrix-users-created",
+				"playbook-start": "ansible/run-playbook --playbook upstream --tags start",
+				"admin-user":     "ansible/run-playbook --playbook upstream --tags register-user --extra-vars-env",
+			}
+			for name, create := range want {
+				if got := get(cmds[name].Inputs, "create").StringValue(); got != create {
+					t.Errorf("%s runs %q, want %q", name, got, create)
+				}
+				if get(cmds[name].Inputs, "logging").StringValue() != "stdoutAndStderr" {
+					t.Errorf("%s logging %v", name, get(cmds[name].Inputs, "logging"))
+				}
+			}
+			wait := get(cmds["wait-ready"].Inputs, "create").StringValue()
+			if !strings.Contains(wait, "cloud-init status --wait") || !strings.Contains(wait, "ssh_host_ed25519_key.pub") {
+				t.Errorf("wait-ready runs %q", wait)
+			}
+		})
+	}
+}
+
+// TestPreviewRunsNothing: in a preview the steps are declared with triggers
+// that are not known yet, which the command provider shows as "create" and
+// never executes; nothing in the program itself runs a process.
+func TestPreviewRunsNothing(t *testing.T) {
+	res := run(t, true, config())
+	for name, c := range commands(t, res.Cloud) {
+		tr := get(c.Inputs, "triggers")
+		if !tr.IsComputed() && !(tr.IsArray() && len(tr.ArrayValue()) > 0 && containsUnknown(tr)) {
+			t.Errorf("%s: triggers %v are known in a first preview", name, tr)
+		}
+	}
+}
+
+func containsUnknown(v resource.PropertyValue) bool {
+	switch {
+	case v.IsComputed():
+		return true
+	case v.IsSecret():
+		return containsUnknown(v.SecretValue().Element)
+	case v.IsArray():
+		return slices.ContainsFunc(v.ArrayValue(), containsUnknown)
+	}
+	return false
+}
+
+func TestSecretsOnlyInEnvironment(t *testing.T) {
+	res := run(t, false, config())
+	var secrets []string
+	for _, r := range res.Cloud.Resources() {
+		for k, v := range r.Outputs {
+			if v.IsSecret() && v.SecretValue().Element.IsString() && (k == "result" || k == "privateKeyOpenssh") {
+				secrets = append(secrets, v.SecretValue().Element.StringValue())
+			}
+		}
+	}
+	if len(secrets) != 4 {
+		t.Fatalf("found %d generated secrets, want 4 (3 passwords, 1 key)", len(secrets))
+	}
+	for name, c := range commands(t, res.Cloud) {
+		create := get(c.Inputs, "create").StringValue()
+		for _, s := range secrets {
+			if strings.Contains(create, s) {
+				t.Errorf("%s: a secret is on the command line", name)
+			}
+		}
+		if name == "wait-ready" {
+			continue
+		}
+		env := get(c.Inputs, "environment")
+		for _, key := range []string{ansible.EnvSSHPrivateKey, ansible.EnvInventoryVars, ansible.EnvExtraVars} {
+			v, ok := env.ObjectValue()[resource.PropertyKey(key)]
+			if ok && !v.IsSecret() && !(key == ansible.EnvExtraVars && name == "prepare") {
+				t.Errorf("%s: %s is not a secret", name, key)
+			}
+		}
+	}
+	setupEnv := get(commands(t, res.Cloud)["playbook-setup"].Inputs, "environment").ObjectValue()
+	vars := setupEnv[ansible.EnvInventoryVars].SecretValue().Element.StringValue()
+	if !strings.Contains(vars, secrets[0]) && !strings.Contains(vars, secrets[1]) && !strings.Contains(vars, secrets[2]) {
+		t.Error("vars.yml carries none of the generated secrets")
+	}
+}
+
+// triggers returns each step's trigger value after an update.
+func triggers(t *testing.T, cloud *mock.Cloud, raw map[string]string) map[string]string {
+	t.Helper()
+	if cloud == nil {
+		cloud = mock.New(map[string]string{"example.org": "ZEXAMPLE"})
+	}
+	if _, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: raw, Cloud: cloud}); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for name, c := range commands(t, cloud) {
+		out[name] = fmt.Sprint(get(c.Inputs, "triggers"))
+	}
+	return out
+}
+
+func TestTriggers(t *testing.T) {
+	before := triggers(t, nil, config())
+	for _, tc := range []struct {
+		name    string
+		raw     map[string]string
+		replace string // logical name of a resource that gets a new ID
+		changed []string
+	}{
+		{"no-op", config(), "", nil},
+		{"ssh sources", config("matrix:sshAllowedCidrs", `["198.51.100.0/24"]`), "", nil},
+		{"dns ttl", config("matrix:dnsTtl", "60"), "", nil},
+		{"registration", config("matrix:registration", "token"), "", []string{"playbook-setup", "playbook-start"}},
+		{"turn", config("matrix:turn", "true"), "", []string{"playbook-setup", "playbook-start"}},
+		{"admin user", config("matrix:adminUser", "root"), "", []string{"admin-user"}},
+		{"new instance", config(), "host", []string{"wait-ready", "prepare", "playbook-setup", "playbook-start"}},
+		{"new data volume", config(), "data", []string{"prepare"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud := mock.New(map[string]string{"example.org": "ZEXAMPLE"})
+			if tc.replace != "" {
+				cloud.Generation = map[string]int{tc.replace: 1}
+			}
+			after := triggers(t, cloud, tc.raw)
+			var changed []string
+			for _, s := range steps {
+				if after[s] != before[s] {
+					changed = append(changed, s)
+				}
+			}
+			if !slices.Equal(changed, tc.changed) {
+				t.Errorf("re-run %v, want %v", changed, tc.changed)
+			}
+		})
+	}
+}
+
+func TestNoProvisioning(t *testing.T) {
+	for _, m := range modes {
+		res := run(t, m.dryRun, config("matrix:provision", "false"))
+		if n := len(commands(t, res.Cloud)); n != 0 {
+			t.Errorf("%s: %d commands with provision=false", m.name, n)
+		}
+		if _, ok := res.Outputs["playbookCommand"]; ok {
+			t.Errorf("%s: playbookCommand exported without provisioning", m.name)
+		}
+	}
+}
+
+// renderedVars returns vars.yml as playbook-setup receives it.
+func renderedVars(t *testing.T, raw map[string]string) map[string]any {
+	t.Helper()
+	res := run(t, false, raw)
+	env := get(commands(t, res.Cloud)["playbook-setup"].Inputs, "environment").ObjectValue()
+	var vars map[string]any
+	if err := yaml.Unmarshal([]byte(env[ansible.EnvInventoryVars].SecretValue().Element.StringValue()), &vars); err != nil {
+		t.Fatal(err)
+	}
+	return vars
+}
+
+func TestRenderedVars(t *testing.T) {
+	pin, err := ansible.LoadPin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, false, config())
+	ip := res.Outputs["publicIpv4"].Value
+	for _, tc := range []struct {
+		name string
+		raw  map[string]string
+		want map[string]any
+	}{
+		{"defaults", config(), map[string]any{
+			"matrix_playbook_migration_validated_version":              pin.MigrationVersion,
+			"matrix_domain":                                            "example.org",
+			"matrix_homeserver_implementation":                         "synapse",
+			"matrix_playbook_reverse_proxy_type":                       "playbook-managed-traefik",
+			"devture_systemd_docker_base_ipv6_enabled":                 true,
+			"matrix_static_files_container_labels_base_domain_enabled": true,
+			"matrix_client_element_enabled":                            true,
+			"matrix_synapse_enable_registration":                       false,
+			"matrix_synapse_registration_requires_token":               false,
+			"matrix_synapse_enable_registration_without_verification":  false,
+			"coturn_enabled": false,
+		}},
+		{"token", config("matrix:registration", "token"), map[string]any{
+			"matrix_synapse_enable_registration": true, "matrix_synapse_registration_requires_token": true,
+			"matrix_synapse_enable_registration_without_verification": false,
+		}},
+		{"open", config("matrix:registration", "open"), map[string]any{
+			"matrix_synapse_enable_registration": true, "matrix_synapse_registration_requires_token": false,
+			"matrix_synapse_enable_registration_without_verification": true,
+		}},
+		{"turn", config("matrix:turn", "true"), map[string]any{"coturn_enabled": true, "coturn_turn_external_ip_addresses": []any{ip}}},
+		{"toggles off", config("matrix:ipv6", "false", "matrix:element", "false", "matrix:serveBaseDomain", "false"), map[string]any{
+			"devture_systemd_docker_base_ipv6_enabled": false, "matrix_client_element_enabled": false,
+			"matrix_static_files_container_labels_base_domain_enabled": false,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := renderedVars(t, tc.raw)
+			for k, v := range tc.want {
+				if fmt.Sprint(vars[k]) != fmt.Sprint(v) {
+					t.Errorf("%s = %v, want %v", k, vars[k], v)
+				}
+			}
+			key, _ := vars["matrix_homeserver_generic_secret_key"].(string)
+			pw, _ := vars["postgres_connection_password"].(string)
+			if len(key) != 64 || len(pw) == 0 || len(pw) >= 100 {
+				t.Errorf("secret key %d chars, postgres password %d chars", len(key), len(pw))
+			}
+			for _, obsolete := range []string{"matrix_ssl_lets_encrypt_support_email", "matrix_postgres_connection_password", "matrix_nginx_proxy_base_domain_serving_enabled"} {
+				if _, ok := vars[obsolete]; ok {
+					t.Errorf("obsolete variable %s rendered", obsolete)
+				}
+			}
+		})
+	}
+}
