@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
@@ -102,4 +103,10 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 		}
 	}
 	return out
+}
+
+// withOpts adds options without writing into the caller's backing array,
+// which a plain append may share between siblings.
+func withOpts(opts []pulumi.ResourceOption, more ...pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(slices.Clip(opts), more...)
 }

@@ -112,7 +112,7 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 	// A newer Ubuntu image must not replace a running homeserver: the AMI
 	// is read at creation only. Roll deliberately with
 	// `pulumi up --replace <instance URN>` (README, "Rolling the host").
-	return ec2.NewInstance(ctx, "host", args, append(opts, pulumi.IgnoreChanges([]string{"ami"}))...)
+	return ec2.NewInstance(ctx, "host", args, withOpts(opts, pulumi.IgnoreChanges([]string{"ami"}))...)
 }
 
 // cloudConfig is the host's user data: only its name. Packages, Docker and
@@ -149,7 +149,7 @@ func newElasticIP(ctx *pulumi.Context, instance *ec2.Instance, opts ...pulumi.Re
 func newDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.Instance, opts ...pulumi.ResourceOption) (*ebs.Volume, *ec2.VolumeAttachment, error) {
 	tags := nameTag(ctx, "data")
 	tags[snapshotTag] = pulumi.String(snapshotTarget(ctx))
-	volOpts := append(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))
+	volOpts := withOpts(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))
 	vol, err := ebs.NewVolume(ctx, "data", &ebs.VolumeArgs{
 		AvailabilityZone: pulumi.String(facts.Zones[0]),
 		Size:             pulumi.Int(cfg.DataVolumeGiB),
@@ -211,7 +211,7 @@ func newSnapshotPolicy(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pul
 			}},
 		},
 		Tags: nameTag(ctx, "snapshots"),
-	}, append(opts, pulumi.DependsOn([]pulumi.Resource{attach}))...)
+	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{attach}))...)
 }
 
 // newRecoveryAlarm moves the instance to healthy hardware when AWS's own

@@ -39,6 +39,7 @@ type Provisioning struct {
 	Setup     *local.Command
 	Start     *local.Command
 	AdminUser *local.Command
+	Verify    *local.Command
 }
 
 // Rendered holds what the wrapper writes into its temporary inventory.
@@ -143,7 +144,49 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 		[]pulumi.Resource{p.Start}, opts...); err != nil {
 		return nil, err
 	}
+	if cfg.Verify {
+		if p.Verify, err = newVerify(ctx, cfg, hs, p, contentHash(consumed, p.AdminPassword.Result), opts...); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// VerifyWindow covers DNS propagation and certificate issuance after the
+// first start; a broken server fails the update once it has passed.
+const VerifyWindow = "20m"
+
+// newVerify ends `pulumi up` with cmd/verify against the live server: the
+// federation checks, the registration mode, a login round trip as the admin
+// user, and the DNS records against the addresses just created.
+func newVerify(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provisioning, trigger pulumi.StringOutput, opts ...pulumi.ResourceOption) (*local.Command, error) {
+	args := []any{pulumi.Sprintf("go run ./cmd/verify --retry-for %s --registration %s --user %s --expect-ipv4 %s",
+		VerifyWindow, cfg.Registration, cfg.AdminUser, hs.Host.IP.PublicIp)}
+	if cfg.IPv6 {
+		args = append(args, pulumi.Sprintf(" --expect-ipv6 %s", hs.Host.Instance.Ipv6Addresses.Index(pulumi.Int(0))))
+	}
+	if !cfg.ServeBaseDomain {
+		// The base domain points elsewhere; only the host's own name is ours.
+		args = append(args, pulumi.String(" --dns-name "+cfg.MatrixHost()))
+	}
+	args = append(args, pulumi.String(" "+cfg.Domain))
+	create := pulumi.All(args...).ApplyT(func(parts []any) string {
+		var b strings.Builder
+		for _, part := range parts {
+			b.WriteString(part.(string))
+		}
+		return b.String()
+	}).(pulumi.StringOutput)
+	cmd, err := local.NewCommand(ctx, "verify", &local.CommandArgs{
+		Create:      create,
+		Environment: pulumi.StringMap{"MATRIX_VERIFY_PASSWORD": p.AdminPassword.Result},
+		Triggers:    pulumi.Array{contentHash(trigger, create)},
+		Logging:     local.LoggingStdoutAndStderr,
+	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{p.AdminUser}), pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("provision: verify: %w", err)
+	}
+	return cmd, nil
 }
 
 func (p *Provisioning) newSecrets(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) error {
@@ -210,7 +253,7 @@ func playbookStep(ctx *pulumi.Context, name, playbook, tags string, env pulumi.S
 		Environment: env,
 		Triggers:    pulumi.Array{trigger},
 		Logging:     local.LoggingStdoutAndStderr,
-	}, append(opts, pulumi.DependsOn(after), pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
+	}, withOpts(opts, pulumi.DependsOn(after), pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
 	if err != nil {
 		return nil, fmt.Errorf("provision: %s: %w", name, err)
 	}

@@ -18,7 +18,7 @@ const (
 	remoteCmd = "command:remote:Command"
 )
 
-var steps = []string{"wait-ready", "prepare", "playbook-setup", "playbook-start", "admin-user"}
+var steps = []string{"wait-ready", "prepare", "playbook-setup", "playbook-start", "admin-user", "verify"}
 
 // commands returns the provisioning steps by name.
 func commands(t *testing.T, c *mock.Cloud) map[string]mock.Resource {
@@ -183,10 +183,10 @@ func TestTriggers(t *testing.T) {
 		{"no-op", config(), "", nil},
 		{"ssh sources", config("matrix:sshAllowedCidrs", `["198.51.100.0/24"]`), "", nil},
 		{"dns ttl", config("matrix:dnsTtl", "60"), "", nil},
-		{"registration", config("matrix:registration", "token"), "", []string{"playbook-setup", "playbook-start"}},
-		{"turn", config("matrix:turn", "true"), "", []string{"playbook-setup", "playbook-start"}},
-		{"admin user", config("matrix:adminUser", "root"), "", []string{"admin-user"}},
-		{"new instance", config(), "host", []string{"wait-ready", "prepare", "playbook-setup", "playbook-start"}},
+		{"registration", config("matrix:registration", "token"), "", []string{"playbook-setup", "playbook-start", "verify"}},
+		{"turn", config("matrix:turn", "true"), "", []string{"playbook-setup", "playbook-start", "verify"}},
+		{"admin user", config("matrix:adminUser", "root"), "", []string{"admin-user", "verify"}},
+		{"new instance", config(), "host", []string{"wait-ready", "prepare", "playbook-setup", "playbook-start", "verify"}},
 		{"new data volume", config(), "data", []string{"prepare"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,7 +245,7 @@ func TestRenderedVars(t *testing.T) {
 		want map[string]any
 	}{
 		{"defaults", config(), map[string]any{
-			"matrix_playbook_migration_validated_version":              pin.MigrationVersion,
+			"matrix_playbook_migration_validated_version": pin.MigrationVersion,
 			"matrix_domain":                                            "example.org",
 			"matrix_homeserver_implementation":                         "synapse",
 			"matrix_playbook_reverse_proxy_type":                       "playbook-managed-traefik",
@@ -255,7 +255,7 @@ func TestRenderedVars(t *testing.T) {
 			"matrix_synapse_enable_registration":                       false,
 			"matrix_synapse_registration_requires_token":               false,
 			"matrix_synapse_enable_registration_without_verification":  false,
-			"coturn_enabled": false,
+			"coturn_enabled":                                           false,
 		}},
 		{"token", config("matrix:registration", "token"), map[string]any{
 			"matrix_synapse_enable_registration": true, "matrix_synapse_registration_requires_token": true,
@@ -289,5 +289,37 @@ func TestRenderedVars(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestVerifyStep(t *testing.T) {
+	for _, tc := range []struct {
+		kv   []string
+		want string
+	}{
+		{nil, "go run ./cmd/verify --retry-for 20m --registration closed --user admin --expect-ipv4 %s --expect-ipv6 %s example.org"},
+		{[]string{"matrix:ipv6", "false", "matrix:serveBaseDomain", "false", "matrix:registration", "token", "matrix:adminUser", "ops"},
+			"go run ./cmd/verify --retry-for 20m --registration token --user ops --expect-ipv4 %s --dns-name matrix.example.org example.org"},
+	} {
+		res := run(t, false, config(tc.kv...))
+		v := commands(t, res.Cloud)["verify"]
+		want := fmt.Sprintf(tc.want, res.Outputs["publicIpv4"].Value, res.Outputs["publicIpv6"].Value)
+		if strings.Count(tc.want, "%s") == 1 {
+			want = fmt.Sprintf(tc.want, res.Outputs["publicIpv4"].Value)
+		}
+		if got := get(v.Inputs, "create").StringValue(); got != want {
+			t.Errorf("verify runs\n%q\nwant\n%q", got, want)
+		}
+		pw := get(v.Inputs, "environment").ObjectValue()["MATRIX_VERIFY_PASSWORD"]
+		if !pw.IsSecret() || pw.SecretValue().Element.StringValue() == "" {
+			t.Errorf("password reaches verify as %v", pw)
+		}
+		if !dependsOn(v, "admin-user") {
+			t.Error("verify does not wait for the admin user")
+		}
+	}
+	res := run(t, false, config("matrix:verify", "false"))
+	if _, ok := commands(t, res.Cloud)["verify"]; ok {
+		t.Error("verify declared with matrix:verify false")
 	}
 }
