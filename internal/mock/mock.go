@@ -53,6 +53,7 @@ type Resource struct {
 	Type           string
 	Name           string
 	Parent         string
+	Provider       string // "<provider urn>::<id>", empty for the default provider
 	Inputs         resource.PropertyMap
 	Outputs        resource.PropertyMap
 	Protect        bool
@@ -119,7 +120,7 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 }
 
 func (c *Cloud) record(args pulumi.MockResourceArgs, id string, state resource.PropertyMap) {
-	r := Resource{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Outputs: state}
+	r := Resource{Type: args.TypeToken, Name: args.Name, Provider: args.Provider, Inputs: args.Inputs, Outputs: state}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Inputs = inputsWithUnknowns(rpc.GetObject(), args.Inputs)
 		r.Parent = rpc.GetParent()

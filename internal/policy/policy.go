@@ -1,0 +1,303 @@
+// Package policy holds the invariants every stack must keep, checked on
+// what the program declares (the synth result), so a pull request that
+// breaks one fails its tests before anyone runs `pulumi preview`.
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/matrix-on-aws/homeserver/internal/mock"
+	"github.com/matrix-on-aws/homeserver/internal/synth"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"gopkg.in/yaml.v3"
+)
+
+// Violation is one broken invariant.
+type Violation struct {
+	Rule     string
+	Resource string // "type::name", or "" for the stack as a whole
+	Detail   string
+}
+
+func (v Violation) String() string {
+	if v.Resource == "" {
+		return v.Rule + ": " + v.Detail
+	}
+	return v.Rule + ": " + v.Resource + ": " + v.Detail
+}
+
+// Rule names, one per invariant.
+const (
+	RuleSSH          = "ssh-not-from-anywhere"
+	RuleIMDSv2       = "imdsv2-required"
+	RuleEncrypted    = "volumes-encrypted"
+	RuleProdProtect  = "prod-data-protected"
+	RuleProdClosed   = "prod-registration-not-open"
+	RuleSecretsPlain = "no-plain-secrets"
+	RuleTagged       = "resources-tagged"
+)
+
+// Stack is what the checks look at: the run, the stack's name and its
+// configuration as the engine passed it.
+type Stack struct {
+	Name   string
+	Config map[string]string
+	Result *synth.Result
+}
+
+// ProdStacks are the stacks held to the production rules.
+var ProdStacks = []string{"prod", "production"}
+
+// Check returns every violation, sorted.
+func Check(s Stack) []Violation {
+	var vs []Violation
+	for _, check := range []func(Stack) []Violation{ssh, imds, encrypted, prodProtected, prodRegistration, plainSecrets, tagged} {
+		vs = append(vs, check(s)...)
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].String() < vs[j].String() })
+	return vs
+}
+
+func id(r mock.Resource) string { return r.Type + "::" + r.Name }
+
+func get(m resource.PropertyMap, path ...string) resource.PropertyValue {
+	v := resource.NewObjectProperty(m)
+	for _, p := range path {
+		if !v.IsObject() {
+			return resource.NewNullProperty()
+		}
+		v = v.ObjectValue()[resource.PropertyKey(p)]
+	}
+	return v
+}
+
+func isTrue(v resource.PropertyValue) bool { return v.IsBool() && v.BoolValue() }
+
+func ssh(s Stack) []Violation {
+	if s.Config["matrix:allowSshFromAnywhere"] == "true" {
+		return nil
+	}
+	var vs []Violation
+	for _, r := range s.Result.Cloud.Find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+		from, to := get(r.Inputs, "fromPort"), get(r.Inputs, "toPort")
+		proto := get(r.Inputs, "ipProtocol").StringValue()
+		covers22 := proto == "-1" || (from.IsNumber() && to.IsNumber() && from.NumberValue() <= 22 && to.NumberValue() >= 22 && proto == "tcp")
+		for _, key := range []string{"cidrIpv4", "cidrIpv6"} {
+			if c := get(r.Inputs, key); covers22 && c.IsString() && (c.StringValue() == "0.0.0.0/0" || c.StringValue() == "::/0") {
+				vs = append(vs, Violation{RuleSSH, id(r), "SSH open to " + c.StringValue() + " without matrix:allowSshFromAnywhere"})
+			}
+		}
+	}
+	return vs
+}
+
+func imds(s Stack) []Violation {
+	var vs []Violation
+	for _, r := range s.Result.Cloud.Find("aws:ec2/instance:Instance") {
+		if get(r.Inputs, "metadataOptions", "httpTokens").StringValue() != "required" {
+			vs = append(vs, Violation{RuleIMDSv2, id(r), "metadataOptions.httpTokens is not \"required\""})
+		}
+	}
+	for _, r := range s.Result.Cloud.Find("aws:ec2/launchTemplate:LaunchTemplate") {
+		if get(r.Inputs, "metadataOptions", "httpTokens").StringValue() != "required" {
+			vs = append(vs, Violation{RuleIMDSv2, id(r), "metadataOptions.httpTokens is not \"required\""})
+		}
+	}
+	return vs
+}
+
+func encrypted(s Stack) []Violation {
+	var vs []Violation
+	for _, r := range s.Result.Cloud.Find("aws:ebs/volume:Volume") {
+		if !isTrue(get(r.Inputs, "encrypted")) {
+			vs = append(vs, Violation{RuleEncrypted, id(r), "volume is not encrypted"})
+		}
+	}
+	for _, r := range s.Result.Cloud.Find("aws:ec2/instance:Instance") {
+		if !isTrue(get(r.Inputs, "rootBlockDevice", "encrypted")) {
+			vs = append(vs, Violation{RuleEncrypted, id(r), "root volume is not encrypted"})
+		}
+		if bd := get(r.Inputs, "ebsBlockDevices"); bd.IsArray() {
+			for _, d := range bd.ArrayValue() {
+				if !isTrue(get(d.ObjectValue(), "encrypted")) {
+					vs = append(vs, Violation{RuleEncrypted, id(r), "an EBS block device is not encrypted"})
+				}
+			}
+		}
+	}
+	return vs
+}
+
+func isProd(s Stack) bool {
+	for _, p := range ProdStacks {
+		if s.Name == p {
+			return true
+		}
+	}
+	return false
+}
+
+func prodProtected(s Stack) []Violation {
+	if !isProd(s) {
+		return nil
+	}
+	var vs []Violation
+	for _, r := range s.Result.Cloud.Find("aws:ebs/volume:Volume") {
+		if !r.Protect || !r.RetainOnDelete {
+			vs = append(vs, Violation{RuleProdProtect, id(r), "data volume is not protected and retained on delete (set matrix:protect true)"})
+		}
+	}
+	for _, r := range s.Result.Cloud.Find("aws:ec2/instance:Instance") {
+		if !isTrue(get(r.Inputs, "disableApiTermination")) {
+			vs = append(vs, Violation{RuleProdProtect, id(r), "instance has no termination protection (set matrix:protect true)"})
+		}
+	}
+	return vs
+}
+
+// prodRegistration reads the rendered vars.yml, which is what the
+// playbook will apply, rather than the config key.
+func prodRegistration(s Stack) []Violation {
+	if !isProd(s) {
+		return nil
+	}
+	var vs []Violation
+	for path, f := range s.Result.Files {
+		if !strings.HasSuffix(path, "/vars.yml") {
+			continue
+		}
+		text, _ := f.Value.(string)
+		var vars map[string]any
+		if err := yaml.Unmarshal([]byte(text), &vars); err != nil {
+			return []Violation{{RuleProdClosed, path, fmt.Sprintf("cannot read: %v", err)}}
+		}
+		if vars["matrix_synapse_enable_registration"] == true && vars["matrix_synapse_registration_requires_token"] != true {
+			vs = append(vs, Violation{RuleProdClosed, path, "anyone can register; use matrix:registration closed or token"})
+		}
+	}
+	return vs
+}
+
+// plainSecrets looks for the value of every secret the run generated in
+// every place that is not itself secret: resource inputs (command lines
+// included) and stack outputs. Generated secrets are secret outputs a
+// resource computes; inputs a provider marks secret on the way back (the
+// SSH connection of a remote command) are not generated there.
+func plainSecrets(s Stack) []Violation {
+	var secrets []string
+	for _, r := range s.Result.Cloud.Resources() {
+		for k, v := range r.Outputs {
+			if _, echoed := r.Inputs[k]; !echoed {
+				collectSecrets(v, &secrets)
+			}
+		}
+	}
+	var vs []Violation
+	for _, r := range s.Result.Cloud.Resources() {
+		for _, plain := range plainStrings(resource.NewObjectProperty(r.Inputs)) {
+			if leaked := containsAny(plain, secrets); leaked {
+				vs = append(vs, Violation{RuleSecretsPlain, id(r), "an input that is not secret holds a secret value"})
+				break
+			}
+		}
+	}
+	for name, o := range s.Result.Outputs {
+		if o.Secret {
+			continue
+		}
+		for _, plain := range plainStrings(resource.NewPropertyValue(o.Value)) {
+			if containsAny(plain, secrets) {
+				vs = append(vs, Violation{RuleSecretsPlain, "", "stack output " + name + " holds a secret value in plain text"})
+				break
+			}
+		}
+	}
+	return vs
+}
+
+func collectSecrets(v resource.PropertyValue, out *[]string) {
+	switch {
+	case v.IsSecret():
+		for _, s := range plainStrings(v.SecretValue().Element) {
+			if len(s) >= 8 { // shorter strings would match by chance
+				*out = append(*out, strings.TrimSpace(s))
+			}
+		}
+	case v.IsArray():
+		for _, e := range v.ArrayValue() {
+			collectSecrets(e, out)
+		}
+	case v.IsObject():
+		for _, e := range v.ObjectValue() {
+			collectSecrets(e, out)
+		}
+	}
+}
+
+// plainStrings returns the strings in v that are not under a secret.
+func plainStrings(v resource.PropertyValue) []string {
+	switch {
+	case v.IsSecret():
+		return nil
+	case v.IsString():
+		return []string{v.StringValue()}
+	case v.IsArray():
+		var out []string
+		for _, e := range v.ArrayValue() {
+			out = append(out, plainStrings(e)...)
+		}
+		return out
+	case v.IsObject():
+		var out []string
+		for _, e := range v.ObjectValue() {
+			out = append(out, plainStrings(e)...)
+		}
+		return out
+	}
+	return nil
+}
+
+func containsAny(s string, needles []string) bool {
+	for _, n := range needles {
+		if n != "" && strings.Contains(s, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// requiredTags are the default tags every AWS resource gets.
+var requiredTags = []string{"Project", "Stack", "ManagedBy"}
+
+// tagged checks that every AWS resource goes through a provider whose
+// default tags carry Project, Stack and ManagedBy.
+func tagged(s Stack) []Violation {
+	providers := map[string]resource.PropertyMap{}
+	for _, r := range s.Result.Cloud.Find("pulumi:providers:aws") {
+		providers[r.Name] = r.Inputs
+	}
+	var vs []Violation
+	for _, r := range s.Result.Cloud.Resources() {
+		if !strings.HasPrefix(r.Type, "aws:") {
+			continue
+		}
+		parts := strings.Split(r.Provider, "::")
+		if len(parts) < 2 {
+			vs = append(vs, Violation{RuleTagged, id(r), "uses the default provider, which sets no default tags"})
+			continue
+		}
+		inputs, ok := providers[parts[len(parts)-2]]
+		if !ok {
+			vs = append(vs, Violation{RuleTagged, id(r), "uses an unknown provider " + r.Provider})
+			continue
+		}
+		for _, tag := range requiredTags {
+			if v := get(inputs, "defaultTags", "tags", tag); !v.IsString() || v.StringValue() == "" {
+				vs = append(vs, Violation{RuleTagged, id(r), "its provider does not set the " + tag + " tag"})
+			}
+		}
+	}
+	return vs
+}

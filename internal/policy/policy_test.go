@@ -1,0 +1,162 @@
+package policy
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/matrix-on-aws/homeserver/internal/stackfile"
+	"github.com/matrix-on-aws/homeserver/internal/synth"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+func synthesize(t *testing.T, stack string, raw map[string]string) Stack {
+	t.Helper()
+	res, err := synth.Run(synth.Options{Project: "matrix", Stack: stack, Config: raw})
+	if err != nil {
+		t.Fatalf("%s: %v", stack, err)
+	}
+	return Stack{Name: stack, Config: raw, Result: res}
+}
+
+func base(kv ...string) map[string]string {
+	raw := map[string]string{
+		"aws:region":             "eu-central-1",
+		"matrix:domain":          "example.org",
+		"matrix:sshAllowedCidrs": `["203.0.113.7/32"]`,
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		raw[kv[i]] = kv[i+1]
+	}
+	return raw
+}
+
+func rules(vs []Violation) []string {
+	var out []string
+	for _, v := range vs {
+		if !slices.Contains(out, v.Rule) {
+			out = append(out, v.Rule)
+		}
+	}
+	return out
+}
+
+func TestCommittedStacks(t *testing.T) {
+	files, _ := filepath.Glob("../../Pulumi.*.yaml")
+	if len(files) < 2 {
+		t.Fatalf("stack files: %v", files)
+	}
+	for _, f := range files {
+		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+		cfg, err := stackfile.Load("../..", "matrix", stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vs := Check(synthesize(t, stack, cfg.Values)); len(vs) > 0 {
+			t.Errorf("%s violates policy:\n%v", stack, vs)
+		}
+	}
+}
+
+// TestGeneratedConfigs checks the invariants over a spread of valid
+// configurations: every toggle, registration mode and instance family.
+func TestGeneratedConfigs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	for i := range 40 {
+		stack := pick("dev", "staging", "prod")
+		raw := base(
+			"matrix:ipv6", pick("true", "false"),
+			"matrix:turn", pick("true", "false"),
+			"matrix:element", pick("true", "false"),
+			"matrix:serveBaseDomain", pick("true", "false"),
+			"matrix:instanceType", pick("t3.small", "t3.medium", "t4g.small", "m7i.large", "m7g.large"),
+			"matrix:registration", pick("closed", "token", "open"),
+			"matrix:extraSubdomains", pick(`[]`, `["ntfy"]`, `["ntfy","etherpad"]`),
+			"matrix:sshPublicKey", pick("", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIJvGDR4Dkbc3USWRXrEcdqhHfyZ2sxG6i6A8B5hcCYm op"),
+			"matrix:protect", pick("true", "false"),
+			"matrix:provision", pick("true", "true", "false"),
+		)
+		if stack == "prod" {
+			raw["matrix:protect"] = "true"
+			raw["matrix:registration"] = pick("closed", "token")
+		}
+		if raw["matrix:ipv6"] == "true" && rng.IntN(2) == 0 {
+			raw["matrix:sshAllowedCidrs"] = `["203.0.113.7/32","2001:db8::/64"]`
+		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			if vs := Check(synthesize(t, stack, raw)); len(vs) > 0 {
+				t.Errorf("%s %v violates policy:\n%v", stack, raw, vs)
+			}
+		})
+	}
+}
+
+// Each rule is shown to catch what it exists for. Where no valid
+// configuration can produce the violation (validation or the program
+// prevents it), the declared resources are altered the way a regression
+// in the program would alter them.
+func TestEachRuleCatchesItsViolation(t *testing.T) {
+	for _, tc := range []struct {
+		rule  string
+		stack func(t *testing.T) Stack
+	}{
+		{RuleSSH, func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base("matrix:sshAllowedCidrs", `["0.0.0.0/0"]`, "matrix:allowSshFromAnywhere", "true"))
+			delete(s.Config, "matrix:allowSshFromAnywhere") // the rule without the opt-in
+			return s
+		}},
+		{RuleIMDSv2, func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base())
+			inst := s.Result.Cloud.Find("aws:ec2/instance:Instance")[0]
+			inst.Inputs["metadataOptions"].ObjectValue()["httpTokens"] = resource.NewStringProperty("optional")
+			return s
+		}},
+		{RuleEncrypted, func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base())
+			s.Result.Cloud.Find("aws:ebs/volume:Volume")[0].Inputs["encrypted"] = resource.NewBoolProperty(false)
+			return s
+		}},
+		{RuleProdProtect, func(t *testing.T) Stack {
+			return synthesize(t, "prod", base("matrix:protect", "false"))
+		}},
+		{RuleProdClosed, func(t *testing.T) Stack {
+			return synthesize(t, "prod", base("matrix:protect", "true", "matrix:registration", "open"))
+		}},
+		{RuleSecretsPlain, func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base())
+			pw := s.Result.Cloud.Find("random:index/randomPassword:RandomPassword")[0].Outputs["result"].SecretValue().Element.StringValue()
+			for _, c := range s.Result.Cloud.Find("command:local:Command") {
+				if c.Name == "verify" {
+					c.Inputs["create"] = resource.NewStringProperty(c.Inputs["create"].StringValue() + " --password " + pw)
+				}
+			}
+			return s
+		}},
+		{RuleTagged, func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base())
+			p := s.Result.Cloud.Find("pulumi:providers:aws")[0]
+			delete(p.Inputs["defaultTags"].ObjectValue()["tags"].ObjectValue(), "Stack")
+			return s
+		}},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			vs := Check(tc.stack(t))
+			if got := rules(vs); !slices.Equal(got, []string{tc.rule}) {
+				t.Errorf("violations %v, want only %s:\n%v", got, tc.rule, vs)
+			}
+		})
+	}
+}
+
+func TestSecretOutputLeakIsCaught(t *testing.T) {
+	s := synthesize(t, "dev", base())
+	o := s.Result.Outputs["adminPassword"]
+	s.Result.Outputs["adminPassword"] = synth.Output{Value: o.Value, Known: true} // no longer secret
+	if got := rules(Check(s)); !slices.Equal(got, []string{RuleSecretsPlain}) {
+		t.Errorf("violations %v", got)
+	}
+}
