@@ -41,6 +41,8 @@ const (
 	EnvSSHPrivateKey     = "MATRIX_SSH_PRIVATE_KEY"    // OpenSSH private key
 	EnvSSHKnownHosts     = "MATRIX_SSH_KNOWN_HOSTS"    // known_hosts line(s) of the host
 	EnvExtraVars         = "MATRIX_EXTRA_VARS"         // YAML for --extra-vars @file (with --extra-vars-env)
+	EnvRedact            = "MATRIX_REDACT"             // secret values, one per line, masked in the output
+	EnvConnection        = "MATRIX_CONNECTION"         // optional: "local" for a host configuring itself
 	EnvPinFile           = "MATRIX_PIN_FILE"           // optional: another pin file
 	EnvCacheDir          = "MATRIX_CACHE_DIR"          // optional: where the upstream checkout is kept
 )

@@ -151,7 +151,7 @@ type result struct {
 	leaks    []string // processes that had a secret in their arguments or environment
 	sawRun   bool     // the watcher saw ansible-playbook running
 	tmpDirs  []string // temporary directories of the wrapper seen while it ran
-	sockDirs []string // its directories for ssh control sockets seen while it ran
+	sockDirs []string // its directories for ssh control sockets, seen in its ssh commands
 	badPerms []string // files in them readable by others than the owner
 }
 
@@ -181,8 +181,13 @@ func (r *rig) runDuring(t *testing.T, env map[string]string, during func(*exec.C
 		inputs[k] = v
 	}
 	cmd := exec.CommandContext(ctx, wrapper, args...)
+	path := os.Getenv("PATH")
+	if p, ok := env["PATH"]; ok {
+		path = p
+		delete(inputs, "PATH")
+	}
 	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
+		"PATH=" + path,
 		"HOME=" + r.home,
 		"LC_ALL=C.UTF-8",
 		"TMPDIR=" + r.tmpDir,
@@ -211,11 +216,6 @@ func (r *rig) runDuring(t *testing.T, env map[string]string, during func(*exec.C
 	go func() {
 		defer wg.Done()
 		w := watcher{secrets: r.secrets, wrapper: wrapper, wrapperPID: cmd.Process.Pid, tmpDir: r.tmpDir, self: os.Getpid(), seen: make(map[string]bool)}
-		// Socket directories of other runs are not this run's business.
-		old, _ := filepath.Glob(controlDirGlob)
-		for _, d := range old {
-			w.seen[d] = true
-		}
 		for {
 			w.scan(&res)
 			select {
@@ -274,6 +274,17 @@ func (w *watcher) scan(res *result) {
 		if strings.Contains(args, "ansible-playbook") {
 			res.sawRun = true
 		}
+		// The ssh processes of this run name its known_hosts file (in its
+		// temporary directory under the rig's TMPDIR) and its control
+		// socket directory.
+		if strings.Contains(args, w.tmpDir) {
+			for _, d := range controlDir.FindAllString(args, -1) {
+				if !w.seen[d] {
+					w.seen[d] = true
+					res.sockDirs = append(res.sockDirs, d)
+				}
+			}
+		}
 		for _, s := range w.secrets {
 			if strings.Contains(args, s) {
 				res.leaks = append(res.leaks, fmt.Sprintf("pid %d arguments: %.200s", pid, args))
@@ -299,13 +310,6 @@ func (w *watcher) scan(res *result) {
 		}
 	}
 
-	socks, _ := filepath.Glob(controlDirGlob)
-	for _, d := range socks {
-		if !w.seen[d] {
-			w.seen[d] = true
-			res.sockDirs = append(res.sockDirs, d)
-		}
-	}
 	dirs, _ := filepath.Glob(filepath.Join(w.tmpDir, "matrix-ansible.*"))
 	for _, d := range dirs {
 		if !w.seen[d] {
@@ -361,8 +365,8 @@ func (r *rig) checkClean(t *testing.T, res result) {
 	}
 }
 
-// controlDirGlob matches the wrapper's directories for ssh control sockets.
-const controlDirGlob = "/tmp/matrix-ssh.*"
+// controlDir matches the wrapper's directories for ssh control sockets.
+var controlDir = regexp.MustCompile(`/tmp/matrix-ssh\.[A-Za-z0-9]+`)
 
 var recapChanged = regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(hostname) + `\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)`)
 

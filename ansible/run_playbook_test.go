@@ -1,6 +1,7 @@
 package ansible_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,8 +55,8 @@ func TestUpstreamRunEndToEnd(t *testing.T) {
 		t.Fatalf("setup run failed with %d", res.code)
 	}
 	r.checkClean(t, res)
-	if !res.sawRun || len(res.tmpDirs) == 0 {
-		t.Fatalf("the watcher saw ansible-playbook running: %v, temporary directories: %v; the leak checks proved nothing", res.sawRun, res.tmpDirs)
+	if !res.sawRun || len(res.tmpDirs) == 0 || len(res.sockDirs) == 0 {
+		t.Fatalf("the watcher saw ansible-playbook running: %v, temporary directories: %v, control socket directories: %v; the checks proved nothing", res.sawRun, res.tmpDirs, res.sockDirs)
 	}
 	if !strings.Contains(res.output, "installing the roles of "+up.Head) {
 		t.Errorf("first run did not install the roles")
@@ -229,6 +230,27 @@ func TestControllerChecksFailClearly(t *testing.T) {
 		}
 		r.checkClean(t, res)
 	})
+	t.Run("git missing", func(t *testing.T) {
+		r.writePin(t, up.URL, up.Head, testCoreMin, upstreamtest.Collection)
+		// A PATH with what the wrapper needs up to the check, but no git.
+		bin := filepath.Join(t.TempDir(), "bin")
+		if err := os.Mkdir(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, tool := range []string{"bash", "dirname", "sed", "ansible-playbook", "ansible-galaxy"} {
+			path, err := exec.LookPath(tool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res := r.run(t, map[string]string{"PATH": bin}, "--playbook", "upstream", "--tags", "setup-all")
+		if res.code != 1 || !strings.Contains(res.output, "git not found") {
+			t.Errorf("exit status %d, want 1 with a message that git is missing", res.code)
+		}
+	})
 	t.Run("malformed pin", func(t *testing.T) {
 		if err := os.WriteFile(r.pinFile, []byte("UPSTREAM_REPO=$(touch /tmp/x)\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -301,6 +323,9 @@ func TestInterruptedRunCleansUp(t *testing.T) {
 	if res.code != 143 {
 		t.Errorf("exit status %d, want 143 (TERM)", res.code)
 	}
+	if len(res.sockDirs) == 0 {
+		t.Errorf("the watcher saw no ssh connection of the run; the clean-up check proves nothing")
+	}
 	r.checkClean(t, res)
 	// No ansible process of this run is left behind.
 	deadline := time.Now().Add(10 * time.Second)
@@ -315,4 +340,102 @@ func TestInterruptedRunCleansUp(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestOutputIsRedacted: a failing task that shows the password on its
+// command line, as the upstream register-user does, reaches the output
+// with the password masked, and the failure still fails the run.
+func TestOutputIsRedacted(t *testing.T) {
+	r := newRig(t)
+	up := upstreamtest.New(t)
+	r.writePin(t, up.URL, up.Head, testCoreMin, upstreamtest.Collection)
+	password := randomSecret(t, "pw-")
+	extra, err := yaml.Marshal(map[string]any{"username": "alice", "password": password, "admin": "yes", "standin_user_exists": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.run(t, map[string]string{
+		"MATRIX_EXTRA_VARS": string(extra),
+		"MATRIX_REDACT":     password + "\n" + r.secrets[0],
+	}, "--playbook", "upstream", "--tags", "register-user", "--extra-vars-env")
+	if res.code == 0 {
+		t.Fatalf("the failing task did not fail the run:\n%s", res.output)
+	}
+	if strings.Contains(res.output, password) {
+		t.Errorf("the password reached the output:\n%s", res.output)
+	}
+	if !strings.Contains(res.output, "- alice\n    - [secret]") && !strings.Contains(res.output, "false alice [secret]") {
+		t.Errorf("the failing command line is not shown masked:\n%s", res.output)
+	}
+}
+
+// TestLocalConnection runs the wrapper as a host configuring itself: no
+// key, no known_hosts, ansible_connection=local on the host line.
+func TestLocalConnection(t *testing.T) {
+	r := newRig(t)
+	up := upstreamtest.New(t)
+	r.writePin(t, up.URL, up.Head, testCoreMin, upstreamtest.Collection)
+	hosts := fmt.Sprintf("[matrix_servers]\n%s ansible_connection=local ansible_become=true ansible_become_user=root ansible_python_interpreter=/usr/bin/python3\n", hostname)
+	env := map[string]string{
+		"MATRIX_CONNECTION":      "local",
+		"MATRIX_INVENTORY_HOSTS": hosts,
+		"MATRIX_SSH_PRIVATE_KEY": "",
+		"MATRIX_SSH_KNOWN_HOSTS": "",
+	}
+	res := r.run(t, env, "--playbook", "upstream", "--tags", "setup-all")
+	if res.code != 0 {
+		t.Fatalf("local run failed with %d:\n%s", res.code, res.output)
+	}
+	if got := recordTags(upstreamtest.Records(t, r.hostDir)); !reflect.DeepEqual(got, []string{"setup-all"}) {
+		t.Errorf("tags that ran = %v", got)
+	}
+	env["MATRIX_INVENTORY_HOSTS"] = r.hosts()
+	if res := r.run(t, env, "--playbook", "upstream", "--tags", "setup-all"); res.code != 1 || !strings.Contains(res.output, "needs ansible_connection=local") {
+		t.Errorf("local mode with an ssh host line: code %d\n%s", res.code, res.output)
+	}
+}
+
+// TestAgentWhenNoKey: without a private key the wrapper uses the running
+// ssh-agent, and without either it refuses to start.
+func TestAgentWhenNoKey(t *testing.T) {
+	r := newRig(t)
+	up := upstreamtest.New(t)
+	r.writePin(t, up.URL, up.Head, testCoreMin, upstreamtest.Collection)
+	res := r.run(t, map[string]string{"MATRIX_SSH_PRIVATE_KEY": "", "SSH_AUTH_SOCK": ""}, "--playbook", "upstream", "--tags", "self-check")
+	if res.code != 1 || !strings.Contains(res.output, "no ssh-agent is running") {
+		t.Errorf("no key, no agent: code %d\n%s", res.code, res.output)
+	}
+	agent := startAgent(t, r.sshd.PrivateKey)
+	res = r.run(t, map[string]string{"MATRIX_SSH_PRIVATE_KEY": "", "SSH_AUTH_SOCK": agent}, "--playbook", "upstream", "--tags", "self-check")
+	if res.code != 0 {
+		t.Fatalf("run through the agent failed with %d:\n%s", res.code, res.output)
+	}
+}
+
+// startAgent runs an ssh-agent holding key and returns its socket.
+func startAgent(t *testing.T, key []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatalf("ssh-agent: %v", err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	for i := 0; i < 50; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	keyFile := filepath.Join(dir, "id")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	add := exec.Command("ssh-add", keyFile)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v\n%s", err, out)
+	}
+	return sock
 }

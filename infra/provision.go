@@ -103,6 +103,9 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 	if host.PrivateKey != nil {
 		base[ansible.EnvSSHPrivateKey] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh).(pulumi.StringOutput)
 	}
+	// Whatever Ansible prints passes the wrapper's filter of these values.
+	base[ansible.EnvRedact] = pulumi.ToSecret(pulumi.All(p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result).ApplyT(
+		func(v []any) string { return fmt.Sprintf("%s\n%s\n%s", v...) })).(pulumi.StringOutput)
 	tree := treeFiles()
 	instanceID := host.Instance.ID().ToStringOutput()
 

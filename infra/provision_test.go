@@ -138,10 +138,14 @@ func TestSecretsOnlyInEnvironment(t *testing.T) {
 				t.Errorf("%s: a secret is on the command line", name)
 			}
 		}
-		if name == "wait-ready" {
+		if name == "wait-ready" || name == "verify" {
 			continue
 		}
 		env := get(c.Inputs, "environment")
+		redact := get(c.Inputs, "environment", ansible.EnvRedact)
+		if !redact.IsSecret() || strings.Count(redact.SecretValue().Element.StringValue(), "\n") != 2 {
+			t.Errorf("%s: the wrapper is not given the three generated passwords to redact: %v", name, redact)
+		}
 		for _, key := range []string{ansible.EnvSSHPrivateKey, ansible.EnvInventoryVars, ansible.EnvExtraVars} {
 			v, ok := env.ObjectValue()[resource.PropertyKey(key)]
 			if ok && !v.IsSecret() && !(key == ansible.EnvExtraVars && name == "prepare") {

@@ -130,12 +130,12 @@ func settle(o pulumi.Output) Output {
 
 // Document is the JSON form of a run, as cmd/synth prints it.
 type Document struct {
-	Project   string            `json:"project"`
-	Stack     string            `json:"stack"`
-	Mode      string            `json:"mode"`
-	Resources []ResourceDoc     `json:"resources"`
-	Outputs   map[string]any    `json:"outputs"`
-	Files     map[string]any    `json:"files"`
+	Project   string         `json:"project"`
+	Stack     string         `json:"stack"`
+	Mode      string         `json:"mode"`
+	Resources []ResourceDoc  `json:"resources"`
+	Outputs   map[string]any `json:"outputs"`
+	Files     map[string]any `json:"files"`
 }
 
 // ResourceDoc is one resource in a Document.
