@@ -17,11 +17,11 @@ import (
 	"strings"
 )
 
-//go:embed ansible.cfg prepare.yml run-playbook upstream.env
+//go:embed ansible.cfg bootstrap-host prepare.yml run-playbook upstream.env
 var tree embed.FS
 
 // files is the tree a run consumes, relative to this directory, sorted.
-var files = []string{"ansible.cfg", "prepare.yml", "run-playbook", "upstream.env"}
+var files = []string{"ansible.cfg", "bootstrap-host", "prepare.yml", "run-playbook", "upstream.env"}
 
 const (
 	// Dir is where the tree sits relative to the project root.

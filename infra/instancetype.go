@@ -47,7 +47,7 @@ func classifyInstanceType(t string) (Arch, string) {
 		return "", "is not an EC2 instance type such as t3.small"
 	}
 	if mib, ok := smallTypes[t]; ok {
-		return "", fmt.Sprintf("has %.1f GiB of memory; the playbook needs at least 2 GiB (Synapse, PostgreSQL and Traefik share the host): use t3.small or larger, or t4g.small for arm64", float64(mib)/1024)
+		return "", fmt.Sprintf("has %.1f GiB of memory; the playbook needs at least %d GiB (Synapse, PostgreSQL and Traefik share the host): use t3.small or larger, or t4g.small for arm64", float64(mib)/1024, minMemoryMiB/1024)
 	}
 	if m[1] == "mac" {
 		return "", "is a macOS host; the playbook needs Linux on x86_64 or arm64"

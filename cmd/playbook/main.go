@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/matrix-on-aws/homeserver/internal/inventory"
 )
 
 func main() {
@@ -36,6 +37,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 	tags := fs.String("tags", "", "playbook tags to run, e.g. self-check")
 	playbook := fs.String("playbook", ansible.PlaybookUpstream, "upstream or prepare")
 	dir := fs.String("dir", ".", "project root holding ansible/")
+	extra := map[string]string{}
+	fs.Func("extra-var", "key=value passed to the playbook (repeatable; not for secrets)", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("want key=value, got %q", s)
+		}
+		extra[k] = v
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
@@ -46,7 +56,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 	if err != nil {
 		return 2, err
 	}
-	cmd := exec.Command(filepath.Join(*dir, ansible.Dir, ansible.Wrapper), "--playbook", *playbook, "--tags", *tags)
+	wrapperArgs := []string{"--playbook", *playbook, "--tags", *tags}
+	if len(extra) > 0 {
+		vars, err := inventory.ExtraVars(extra)
+		if err != nil {
+			return 2, err
+		}
+		env = append(env, ansible.EnvExtraVars+"="+vars)
+		wrapperArgs = append(wrapperArgs, "--extra-vars-env")
+	}
+	cmd := exec.Command(filepath.Join(*dir, ansible.Dir, ansible.Wrapper), wrapperArgs...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {

@@ -15,7 +15,7 @@ func TestHandsEnvironmentToWrapper(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "ansible"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	script := "#!/bin/sh\necho \"args: $*\"\necho \"vars: $MATRIX_INVENTORY_VARS\"\nexit 3\n"
+	script := "#!/bin/sh\necho \"args: $*\"\necho \"vars: $MATRIX_INVENTORY_VARS\"\necho \"extra: $MATRIX_EXTRA_VARS\"\nexit 3\n"
 	if err := os.WriteFile(filepath.Join(dir, "ansible", "run-playbook"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,15 @@ func TestHandsEnvironmentToWrapper(t *testing.T) {
 	if err != nil || code != 3 {
 		t.Fatalf("code %d, err %v, output:\n%s", code, err, out.String())
 	}
-	if got := out.String(); got != "args: --playbook upstream --tags self-check\nvars: secret-vars\n" {
+	if got := out.String(); got != "args: --playbook upstream --tags self-check\nvars: secret-vars\nextra: \n" {
+		t.Errorf("wrapper saw:\n%s", got)
+	}
+	out.Reset()
+	in = strings.NewReader(`{"MATRIX_INVENTORY_VARS":"v"}`)
+	if code, _ := run([]string{"--dir", dir, "--playbook=prepare", "--tags=prepare", "--extra-var", "matrix_data_volume_id=vol-0123"}, in, &out, &out); code != 3 {
+		t.Fatalf("code %d", code)
+	}
+	if got := out.String(); got != "args: --playbook prepare --tags prepare --extra-vars-env\nvars: v\nextra: matrix_data_volume_id: vol-0123\n\n" {
 		t.Errorf("wrapper saw:\n%s", got)
 	}
 }

@@ -118,7 +118,7 @@ func lock(path string) (unlock func(), err error) {
 func build(toolsDir, bin string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return fmt.Errorf("dendritetest: building Dendrite needs the go command in PATH: %w", err)
 	}
 	tmp := bin + ".tmp"
 	cmd := exec.Command(goBin, "build", "-trimpath", "-o", tmp, dendritePkg)
