@@ -166,7 +166,7 @@ func TestTreeHash(t *testing.T) {
 	}
 	// The same hash computed from the files on disk, independently.
 	h := sha256.New()
-	for _, name := range []string{"ansible.cfg", "prepare.yml", "run-playbook", "upstream.env"} {
+	for _, name := range []string{"ansible.cfg", "bootstrap-host", "prepare.yml", "run-playbook", "upstream.env"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)

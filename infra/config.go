@@ -22,6 +22,14 @@ const (
 	RegistrationOpen   Registration = "open"
 )
 
+// Topology is how the homeserver is laid out on AWS (docs/topologies.md).
+type Topology string
+
+const (
+	TopologySingle Topology = "single"
+	TopologyHA     Topology = "ha"
+)
+
 // Config is the validated configuration of one stack.
 type Config struct {
 	Region                string
@@ -32,6 +40,7 @@ type Config struct {
 	SSHPublicKey          string
 	InstanceType          string
 	Arch                  Arch
+	AMIID                 string
 	RootVolumeGiB         int
 	DataVolumeGiB         int
 	SnapshotRetentionDays int
@@ -47,6 +56,12 @@ type Config struct {
 	Provision             bool
 	AdminUser             string
 	Verify                bool
+	Topology              Topology
+	DBInstanceClass       string
+	DBMultiAZ             bool
+	DBAllocatedGiB        int
+	DBBackupRetentionDays int
+	AllowTopologyChange   bool
 }
 
 // MatrixHost is the name the homeserver answers on; the playbook derives
@@ -80,6 +95,7 @@ func ParseConfig(raw map[string]string) (Config, error) {
 		HostedZoneID:          r.hostedZoneID(),
 		AllowSSHFromAnywhere:  r.boolean("allowSshFromAnywhere"),
 		SSHPublicKey:          r.sshPublicKey(),
+		AMIID:                 r.amiID(),
 		RootVolumeGiB:         r.integer("rootVolumeGiB", 8, 16384, "the Ubuntu image needs 8 GiB; gp3 allows up to 16384"),
 		DataVolumeGiB:         r.integer("dataVolumeGiB", 1, 16384, "gp3 volumes hold 1 to 16384 GiB"),
 		SnapshotRetentionDays: r.integer("snapshotRetentionDays", 1, 1000, "Data Lifecycle Manager keeps 1 to 1000 days"),
@@ -94,9 +110,19 @@ func ParseConfig(raw map[string]string) (Config, error) {
 		Provision:             r.boolean("provision"),
 		AdminUser:             r.adminUser(),
 		Verify:                r.boolean("verify"),
+		Topology:              r.topology(),
+		DBInstanceClass:       r.dbInstanceClass(),
+		DBMultiAZ:             r.boolean("dbMultiAz"),
+		DBAllocatedGiB:        r.integer("dbAllocatedGiB", 20, 65536, "RDS gp3 storage for PostgreSQL holds 20 to 65536 GiB"),
+		DBBackupRetentionDays: r.integer("dbBackupRetentionDays", 1, 35, "RDS keeps automated backups 1 to 35 days (0 would turn them off)"),
+		AllowTopologyChange:   r.boolean("allowTopologyChange"),
 	}
 	c.InstanceType, c.Arch = r.instanceType()
-	c.SSHAllowedCIDRs = r.sshCIDRs(c.AllowSSHFromAnywhere, c.IPv6)
+	if c.Topology == TopologyHA {
+		r.haOnlyChecks(c)
+	} else {
+		c.SSHAllowedCIDRs = r.sshCIDRs(c.AllowSSHFromAnywhere, c.IPv6)
+	}
 	c.ExtraSubdomains = r.extraSubdomains()
 	if err := r.problems.err(); err != nil {
 		return Config{}, err
@@ -273,13 +299,10 @@ func (r *reader) hostedZoneID() string {
 func (r *reader) sshCIDRs(anywhereAllowed, ipv6 bool) []netip.Prefix {
 	items, ok := r.list("sshAllowedCidrs", `["203.0.113.7/32"]`)
 	if !ok {
-		if _, present := r.value("sshAllowedCidrs"); !present {
-			r.add("sshAllowedCidrs", `required; list the addresses that may reach SSH, e.g. pulumi config set --path 'matrix:sshAllowedCidrs[0]' 203.0.113.7/32`)
-		}
 		return nil
 	}
 	if len(items) == 0 {
-		r.add("sshAllowedCidrs", "is empty; list at least the address of the machine that runs pulumi up (Ansible connects over SSH), e.g. 203.0.113.7/32")
+		r.add("sshAllowedCidrs", `required; list the addresses that may reach SSH, at least the machine that runs pulumi up (Ansible connects over SSH), e.g. pulumi config set --path 'matrix:sshAllowedCidrs[0]' 203.0.113.7/32`)
 		return nil
 	}
 	var out []netip.Prefix
@@ -407,6 +430,54 @@ func (r *reader) adminUser() string {
 	v = strings.TrimSpace(v)
 	if !localpartPattern.MatchString(v) {
 		r.add("adminUser", "%q is not a Matrix localpart; use lower-case letters, digits and . _ = - / + only, e.g. admin (not @admin:example.org)", v)
+	}
+	return v
+}
+
+func (r *reader) topology() Topology {
+	v, _ := r.value("topology")
+	switch t := Topology(strings.ToLower(strings.TrimSpace(v))); t {
+	case TopologySingle, TopologyHA:
+		return t
+	}
+	r.add("topology", "%q is not a topology; use single (default) or ha", v)
+	return ""
+}
+
+var dbInstanceClassPattern = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
+
+func (r *reader) dbInstanceClass() string {
+	v, _ := r.value("dbInstanceClass")
+	v = strings.ToLower(strings.TrimSpace(v))
+	if !dbInstanceClassPattern.MatchString(v) {
+		r.add("dbInstanceClass", "%q is not an RDS instance class such as db.t4g.micro", v)
+	}
+	return v
+}
+
+// haOnlyChecks rejects what the ha topology cannot honour: its hosts have
+// no SSH (they are reached through SSM) and its load balancer carries no
+// UDP, so no TURN.
+func (r *reader) haOnlyChecks(c Config) {
+	if c.TURN {
+		r.add("turn", "TURN cannot run in the ha topology: an Application Load Balancer carries no UDP; set matrix:turn false, or use matrix:topology single")
+	}
+	if items, ok := r.list("sshAllowedCidrs", "[]"); ok && len(items) > 0 {
+		r.add("sshAllowedCidrs", "must be empty in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:sshAllowedCidrs)")
+	}
+	if strings.TrimSpace(r.raw[qualified("sshPublicKey")]) != "" {
+		r.add("sshPublicKey", "is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:sshPublicKey)")
+	}
+}
+
+var amiPattern = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
+
+func (r *reader) amiID() string {
+	v, _ := r.value("amiId")
+	v = strings.TrimSpace(v)
+	if v != "" && !amiPattern.MatchString(v) {
+		r.add("amiId", "%q is not an AMI ID such as ami-0123456789abcdef0; remove the key to use the newest Ubuntu 24.04", v)
+		return ""
 	}
 	return v
 }

@@ -55,6 +55,7 @@ func TestDefaults(t *testing.T) {
 		Registration: RegistrationClosed, DNSTTL: 300,
 		VPCCIDR:   netip.MustParsePrefix("10.42.0.0/16"),
 		Provision: true, AdminUser: "admin", Verify: true,
+		Topology: TopologySingle, DBInstanceClass: "db.t4g.micro", DBAllocatedGiB: 20, DBBackupRetentionDays: 7,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -112,8 +113,8 @@ func TestRejections(t *testing.T) {
 		{"ip address", with("matrix:domain", "192.0.2.1"), `matrix:domain: "192.0.2.1" is an IP address or ends in a numeric label; use a domain name`},
 		{"too long", with("matrix:domain", strings.Repeat("a.", 124)+"org"), `matrix:domain: "` + strings.Repeat("a.", 124) + `org" is too long; element.<domain> must fit in 253 characters`},
 		{"zone id", with("matrix:hostedZoneId", "example.org"), `matrix:hostedZoneId: "example.org" is not a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ; remove the key to look the zone up from matrix:domain`},
-		{"no ssh cidrs", with("matrix:sshAllowedCidrs", "<unset>"), `matrix:sshAllowedCidrs: required; list the addresses that may reach SSH, e.g. pulumi config set --path 'matrix:sshAllowedCidrs[0]' 203.0.113.7/32`},
-		{"empty ssh cidrs", with("matrix:sshAllowedCidrs", "[]"), "matrix:sshAllowedCidrs: is empty; list at least the address of the machine that runs pulumi up (Ansible connects over SSH), e.g. 203.0.113.7/32"},
+		{"no ssh cidrs", with("matrix:sshAllowedCidrs", "<unset>"), `matrix:sshAllowedCidrs: required; list the addresses that may reach SSH, at least the machine that runs pulumi up (Ansible connects over SSH), e.g. pulumi config set --path 'matrix:sshAllowedCidrs[0]' 203.0.113.7/32`},
+		{"empty ssh cidrs", with("matrix:sshAllowedCidrs", "[]"), `matrix:sshAllowedCidrs: required; list the addresses that may reach SSH, at least the machine that runs pulumi up (Ansible connects over SSH), e.g. pulumi config set --path 'matrix:sshAllowedCidrs[0]' 203.0.113.7/32`},
 		{"ssh not a list", with("matrix:sshAllowedCidrs", "203.0.113.7/32"), `matrix:sshAllowedCidrs: must be a list of strings, e.g. ["203.0.113.7/32"] (pulumi config set --path 'matrix:sshAllowedCidrs[0]' ...)`},
 		{"ssh bare address", with("matrix:sshAllowedCidrs", `["203.0.113.7"]`), `matrix:sshAllowedCidrs: "203.0.113.7" is an address, not a CIDR; write 203.0.113.7/32`},
 		{"ssh garbage", with("matrix:sshAllowedCidrs", `["office"]`), `matrix:sshAllowedCidrs: "office" is not a CIDR; write an address with a prefix length such as 203.0.113.7/32 or 2001:db8::/64`},
@@ -146,6 +147,16 @@ func TestRejections(t *testing.T) {
 		{"vpc too big", with("matrix:vpcCidr", "10.0.0.0/8"), `matrix:vpcCidr: "10.0.0.0/8" must be between /16 (the largest AWS allows) and /24 (room for two subnets)`},
 		{"vpc public", with("matrix:vpcCidr", "8.8.0.0/16"), `matrix:vpcCidr: "8.8.0.0/16" is not a private range; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16`},
 		{"admin user id", with("matrix:adminUser", "@admin:example.org"), `matrix:adminUser: "@admin:example.org" is not a Matrix localpart; use lower-case letters, digits and . _ = - / + only, e.g. admin (not @admin:example.org)`},
+		{"ami id", with("matrix:amiId", "ubuntu-24.04"), `matrix:amiId: "ubuntu-24.04" is not an AMI ID such as ami-0123456789abcdef0; remove the key to use the newest Ubuntu 24.04`},
+		{"topology", with("matrix:topology", "cluster"), `matrix:topology: "cluster" is not a topology; use single (default) or ha`},
+		{"db class", with("matrix:dbInstanceClass", "t4g.micro"), `matrix:dbInstanceClass: "t4g.micro" is not an RDS instance class such as db.t4g.micro`},
+		{"db storage", with("matrix:dbAllocatedGiB", "10"), "matrix:dbAllocatedGiB: 10 is out of range; RDS gp3 storage for PostgreSQL holds 20 to 65536 GiB"},
+		{"db backups off", with("matrix:dbBackupRetentionDays", "0"), "matrix:dbBackupRetentionDays: 0 is out of range; RDS keeps automated backups 1 to 35 days (0 would turn them off)"},
+		{"db multi-az", with("matrix:dbMultiAz", "maybe"), `matrix:dbMultiAz: "maybe" is not a boolean; use true or false`},
+		{"allow change", with("matrix:allowTopologyChange", "yes"), `matrix:allowTopologyChange: "yes" is not a boolean; use true or false`},
+		{"ha turn", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:turn", "true"), "matrix:turn: TURN cannot run in the ha topology: an Application Load Balancer carries no UDP; set matrix:turn false, or use matrix:topology single"},
+		{"ha ssh", with("matrix:topology", "ha"), "matrix:sshAllowedCidrs: must be empty in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:sshAllowedCidrs)"},
+		{"ha ssh key", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:sshPublicKey", edKey), "matrix:sshPublicKey: is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:sshPublicKey)"},
 		{"typo", with("matrix:sshAllowedCidr", `["203.0.113.7/32"]`), "matrix:sshAllowedCidr: unknown key; did you mean matrix:sshAllowedCidrs? (pulumi config rm matrix:sshAllowedCidr, then set matrix:sshAllowedCidrs)"},
 		{"typo case", with("matrix:dnsTTL", "60"), "matrix:dnsTTL: unknown key; did you mean matrix:dnsTtl? (pulumi config rm matrix:dnsTTL, then set matrix:dnsTtl)"},
 		{"unknown", with("matrix:kubernetesVersion", "1.30"), "matrix:kubernetesVersion: unknown key; the known keys are listed in Pulumi.yaml and the README (remove it with pulumi config rm matrix:kubernetesVersion)"},
@@ -229,3 +240,40 @@ const (
 	edKey  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIJvGDR4Dkbc3USWRXrEcdqhHfyZ2sxG6i6A8B5hcCYm operator@laptop"
 	dsaKey = "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2USZpRV1AIlH7WT2NWPq/xfW6MPbLm1Vs14E7gB00b/JmYLdrmVClpJ+f6AR7ECLCT7up1/63xhv4O1fnxqimFQ8E+4P208UewwI1VBNaFpEy9nXzrith1yrv8iIDGZ3RSAHHAAAAFQCXYFCPFSMLzLKSuYKi64QL8Fgc9QAAAIEA9+GghdabPd7LvKtcNrhXuXmUr7v6OuqC+VdMCz0HgmdRWVeOutRZT+ZxBxCBgLRJFnEj6EwoFhO3zwkyjMim4TwWeotUfI0o4KOuHiuzpnWRbqN/C/ohNWLx+2J6ASQ7zKTxvqhRkImog9/hWuWfBpKLZl6Ae1UlZAFMO/7PSSoAAACBAPKsD1Alv3EXGcbpk4XeuIetCPYVUWm0aq1hbnhh9o6y5L5s4qnaXQDrWPNQ7gw5JtC6wzqJKgY6cEBSK9mg6o3JyK+4iFhgUeAJAN4vBNhcj4x8cNY6rkf9wTSUPTGwKdLdP1/iQfTKNXv6v2RusXmQlZL6AtSyWw/vYX4y5eTf"
 )
+
+func TestHAConfig(t *testing.T) {
+	cfg, err := ParseConfig(with("matrix:topology", "HA", "matrix:sshAllowedCidrs", "[]", "matrix:dbMultiAz", "true",
+		"matrix:dbInstanceClass", "db.m7g.large", "matrix:dbAllocatedGiB", "100", "matrix:dbBackupRetentionDays", "35"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Topology != TopologyHA || !cfg.DBMultiAZ || cfg.DBInstanceClass != "db.m7g.large" || cfg.DBAllocatedGiB != 100 || cfg.DBBackupRetentionDays != 35 || len(cfg.SSHAllowedCIDRs) != 0 {
+		t.Errorf("ha config: %+v", cfg)
+	}
+	// Single still requires SSH sources.
+	if ps := problemsOf(t, with("matrix:sshAllowedCidrs", "[]")); len(ps) != 1 || ps[0].Key != "matrix:sshAllowedCidrs" {
+		t.Errorf("single with no SSH sources: %v", ps)
+	}
+}
+
+func TestParameterTier(t *testing.T) {
+	for n, want := range map[int]string{1: "Standard", 4096: "Standard", 4097: "Advanced", 8192: "Advanced", 8193: ""} {
+		got, err := parameterTier(strings.Repeat("x", n))
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("%d bytes: %q %v, want %q", n, got, err, want)
+		}
+	}
+}
+
+func TestDBIdentifier(t *testing.T) {
+	for in, want := range map[[2]string]string{
+		{"matrix", "ha"}:                    "matrix-ha",
+		{"matrix", "Prod_EU.1"}:             "matrix-prod-eu-1",
+		{"9lives", "x"}:                     "m-9lives-x",
+		{"matrix", strings.Repeat("a", 80)}: "matrix-" + strings.Repeat("a", 56),
+	} {
+		if got := DBIdentifier(in[0], in[1]); got != want {
+			t.Errorf("DBIdentifier(%q, %q) = %q, want %q", in[0], in[1], got, want)
+		}
+	}
+}

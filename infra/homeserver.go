@@ -21,6 +21,7 @@ type Homeserver struct {
 	Host         *Host
 	Records      map[Record]*route53.Record
 	Provisioning *Provisioning
+	HA           *HA // the ha topology's resources; nil in single
 
 	stack string
 }
@@ -44,6 +45,9 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTopologySwitch(ctx, cfg, pulumi.Provider(provider)); err != nil {
+		return nil, err
+	}
 	hs := &Homeserver{Config: cfg, Facts: facts, Provider: provider, stack: ctx.Stack()}
 	if err := ctx.RegisterComponentResource("matrix:aws:Homeserver", name, hs, pulumi.Providers(provider)); err != nil {
 		return nil, fmt.Errorf("homeserver: %w", err)
@@ -51,6 +55,15 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 	child := pulumi.Parent(hs)
 	if hs.Network, err = newNetwork(ctx, cfg, facts, child); err != nil {
 		return nil, err
+	}
+	if cfg.Topology == TopologyHA {
+		if hs.HA, err = newHA(ctx, cfg, hs, child); err != nil {
+			return nil, err
+		}
+		if err := ctx.RegisterResourceOutputs(hs, pulumi.Map(hs.Outputs())); err != nil {
+			return nil, fmt.Errorf("homeserver: %w", err)
+		}
+		return hs, nil
 	}
 	if hs.Firewall, err = newFirewall(ctx, cfg, hs.Network, child); err != nil {
 		return nil, err
@@ -72,6 +85,9 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 
 // Outputs are the stack outputs an operator needs after `pulumi up`.
 func (hs *Homeserver) Outputs() map[string]pulumi.Input {
+	if hs.HA != nil {
+		return hs.haOutputs()
+	}
 	cfg, host := hs.Config, hs.Host
 	out := map[string]pulumi.Input{
 		"homeserverUrl": pulumi.String("https://" + cfg.MatrixHost()),
@@ -81,7 +97,9 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 		"dataVolumeId":  host.DataVolume.ID().ToStringOutput(),
 		"hostedZoneId":  pulumi.String(hs.Facts.ZoneID),
 		"nameServers":   pulumi.ToStringArray(hs.Facts.NameServers),
-		"amiName":       pulumi.String(hs.Facts.AMIName),
+		"amiId":         host.Instance.Ami,
+		"latestAmiId":   pulumi.String(hs.Facts.AMI),
+		"latestAmiName": pulumi.String(hs.Facts.AMIName),
 		"sshCommand":    pulumi.Sprintf("ssh %s@%s", SSHUser, host.IP.PublicIp),
 	}
 	if cfg.Element {

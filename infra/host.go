@@ -109,9 +109,14 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 	if cfg.IPv6 {
 		args.Ipv6AddressCount = pulumi.Int(1)
 	}
-	// A newer Ubuntu image must not replace a running homeserver: the AMI
-	// is read at creation only. Roll deliberately with
-	// `pulumi up --replace <instance URN>` (README, "Rolling the host").
+	if cfg.AMIID != "" {
+		// A pinned image is a deliberate choice: changing it replaces the host.
+		args.Ami = pulumi.String(cfg.AMIID)
+		return ec2.NewInstance(ctx, "host", args, opts...)
+	}
+	// A newer Ubuntu image must not replace a running homeserver: the image
+	// is read at creation only (ignoreChanges keeps the stored one even on
+	// --replace). Roll deliberately by setting matrix:amiId.
 	return ec2.NewInstance(ctx, "host", args, withOpts(opts, pulumi.IgnoreChanges([]string{"ami"}))...)
 }
 
@@ -167,7 +172,9 @@ func newDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.I
 		InstanceId: instance.ID(),
 		// Docker and PostgreSQL write to /matrix: detach only when stopped.
 		StopInstanceBeforeDetaching: pulumi.Bool(true),
-	}, opts...)
+		// A volume attaches to one instance at a time: a replacement host
+		// gets it only after the old attachment is gone.
+	}, withOpts(opts, pulumi.DeleteBeforeReplace(true))...)
 	return vol, att, err
 }
 

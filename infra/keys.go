@@ -11,7 +11,7 @@ const Namespace = "matrix"
 type Key struct {
 	Name        string
 	Type        string // "string", "integer", "boolean" or "array" (of strings)
-	Default     any    // nil when the key has no default
+	Default     any    // nil: required (Pulumi itself insists on keys declared without a default)
 	Description string
 }
 
@@ -19,11 +19,12 @@ type Key struct {
 func Keys() []Key {
 	return []Key{
 		{"domain", "string", nil, "Base domain of user IDs (@alice:<domain>); the homeserver is served at matrix.<domain>. Required."},
-		{"hostedZoneId", "string", nil, "Route 53 public hosted zone holding the records; looked up from the domain (or its parents) when unset."},
-		{"sshAllowedCidrs", "array", nil, "IPv4/IPv6 CIDRs allowed to reach SSH (22/tcp), e.g. [\"203.0.113.7/32\"]. Required."},
+		{"hostedZoneId", "string", "", "Route 53 public hosted zone holding the records; looked up from the domain (or its parents) when unset."},
+		{"sshAllowedCidrs", "array", []string{}, "IPv4/IPv6 CIDRs allowed to reach SSH (22/tcp), e.g. [\"203.0.113.7/32\"]. Required for the single topology; empty for ha (no SSH)."},
 		{"allowSshFromAnywhere", "boolean", false, "Explicit opt-in required before sshAllowedCidrs may contain 0.0.0.0/0 or ::/0."},
-		{"sshPublicKey", "string", nil, "OpenSSH public key for the ubuntu user; when unset an ED25519 key is generated and its private half exported as a secret."},
+		{"sshPublicKey", "string", "", "OpenSSH public key for the ubuntu user; when unset an ED25519 key is generated and its private half exported as a secret."},
 		{"instanceType", "string", "t3.small", "EC2 instance type, at least 2 GiB RAM; x86_64 is fully supported by the playbook, arm64 (e.g. t4g.small) is cheaper with caveats."},
+		{"amiId", "string", "", "Pin the host's image (an Ubuntu 24.04 AMI of the region, e.g. the latestAmiId output) to roll it deliberately; empty: the newest at creation, kept afterwards."},
 		{"rootVolumeGiB", "integer", 20, "Size of the encrypted gp3 root volume (OS, Docker images)."},
 		{"dataVolumeGiB", "integer", 20, "Size of the encrypted gp3 data volume mounted at /matrix (database, media, certificates)."},
 		{"snapshotRetentionDays", "integer", 7, "Days a daily snapshot of the data volume is kept."},
@@ -39,6 +40,12 @@ func Keys() []Key {
 		{"adminUser", "string", "admin", "Localpart of the admin account created during pulumi up (@<adminUser>:<domain>); its generated password is the adminPassword secret output."},
 		{"verify", "boolean", true, "End pulumi up with cmd/verify: federation, TLS, well-known, client API and a login round trip."},
 		{"protect", "boolean", false, "Protect what holds data: termination protection on the instance, the data volume protected and retained on delete."},
+		{"topology", "string", "single", "single: one EC2 host with an Elastic IP and a data volume; ha: an Auto Scaling Group of one host behind an ALB, PostgreSQL on RDS, media on S3 (no TURN). See docs/topologies.md."},
+		{"dbInstanceClass", "string", "db.t4g.micro", "RDS instance class of the PostgreSQL database (ha only)."},
+		{"dbMultiAz", "boolean", false, "Run the RDS database as Multi-AZ with a standby in the second zone (ha only; doubles its price)."},
+		{"dbAllocatedGiB", "integer", 20, "Encrypted gp3 storage of the RDS database in GiB (ha only)."},
+		{"dbBackupRetentionDays", "integer", 7, "Days RDS keeps automated backups for point-in-time recovery (ha only)."},
+		{"allowTopologyChange", "boolean", false, "Explicit opt-in required before matrix:topology may change on a stack that already holds data in the other topology."},
 	}
 }
 

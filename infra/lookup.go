@@ -54,9 +54,11 @@ func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts
 	return f, ps.err()
 }
 
-// availabilityZones picks the first two zones (by name) that are available
-// without opt-in and offer the instance type: a type missing from a zone is
-// the usual reason an instance launch fails in a new region.
+// availabilityZones picks the region's first two zones (by name) that are
+// available without opt-in. The choice never depends on other settings: a
+// different instance type must not move the subnets, and with them the
+// data volume. The type must be offered in both, the usual reason an
+// instance launch fails in a new region.
 func availabilityZones(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) ([]string, error) {
 	azs, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
 		State:   pulumi.StringRef("available"),
@@ -65,6 +67,11 @@ func availabilityZones(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOpt
 	if err != nil {
 		return nil, fmt.Errorf("looking up availability zones in %s: %w", cfg.Region, err)
 	}
+	zones := slices.Sorted(slices.Values(azs.Names))
+	if len(zones) < 2 {
+		return nil, fmt.Errorf("%s has %d availability zone(s) without opt-in; two are needed, pick another region", cfg.Region, len(zones))
+	}
+	zones = zones[:2]
 	offers, err := ec2.GetInstanceTypeOfferings(ctx, &ec2.GetInstanceTypeOfferingsArgs{
 		LocationType: pulumi.StringRef("availability-zone"),
 		Filters:      []ec2.GetInstanceTypeOfferingsFilter{{Name: "instance-type", Values: []string{cfg.InstanceType}}},
@@ -72,17 +79,16 @@ func availabilityZones(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOpt
 	if err != nil {
 		return nil, fmt.Errorf("looking up where %s is offered: %w", cfg.InstanceType, err)
 	}
-	var zones []string
-	for _, z := range azs.Names {
-		if slices.Contains(offers.Locations, z) {
-			zones = append(zones, z)
+	var missing []string
+	for _, z := range zones {
+		if !slices.Contains(offers.Locations, z) {
+			missing = append(missing, z)
 		}
 	}
-	slices.Sort(zones)
-	if len(zones) < 2 {
-		return nil, fmt.Errorf("%s is offered in %d availability zone(s) of %s %v; two are needed, pick another type or region", cfg.InstanceType, len(zones), cfg.Region, zones)
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s is not offered in %v, where the stack's subnets are (%v); pick another type", cfg.InstanceType, missing, zones)
 	}
-	return zones[:2], nil
+	return zones, nil
 }
 
 // ubuntuImage finds the newest Ubuntu 24.04 LTS image for the architecture.

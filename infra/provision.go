@@ -114,7 +114,7 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 	}).(pulumi.StringOutput)
 	if p.Prepare, err = playbookStep(ctx, "prepare", ansible.PlaybookPrepare, "prepare",
 		withEnv(base, ansible.EnvExtraVars, prepareExtra),
-		contentHash(pulumi.String(tree["prepare"]), p.Rendered.Hosts, p.Rendered.KnownHosts, prepareExtra, instanceID),
+		contentHash(pulumi.String(tree["prepare"]), p.Rendered.Hosts, p.Rendered.KnownHosts, prepareExtra, instanceID, host.DataVolume.Size),
 		[]pulumi.Resource{p.WaitReady, host.Attachment}, opts...); err != nil {
 		return nil, err
 	}
@@ -148,7 +148,12 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 		return nil, err
 	}
 	if cfg.Verify {
-		if p.Verify, err = newVerify(ctx, cfg, hs, p, contentHash(consumed, p.AdminPassword.Result), opts...); err != nil {
+		expect := []any{pulumi.Sprintf(" --expect-ipv4 %s", hs.Host.IP.PublicIp)}
+		if cfg.IPv6 {
+			expect = append(expect, pulumi.Sprintf(" --expect-ipv6 %s", hs.Host.Instance.Ipv6Addresses.Index(pulumi.Int(0))))
+		}
+		if p.Verify, err = newVerify(ctx, cfg, expect, p.AdminPassword.Result, []pulumi.Resource{p.AdminUser},
+			contentHash(consumed, p.AdminPassword.Result), opts...); err != nil {
 			return nil, err
 		}
 	}
@@ -161,13 +166,12 @@ const VerifyWindow = "20m"
 
 // newVerify ends `pulumi up` with cmd/verify against the live server: the
 // federation checks, the registration mode, a login round trip as the admin
-// user, and the DNS records against the addresses just created.
-func newVerify(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provisioning, trigger pulumi.StringOutput, opts ...pulumi.ResourceOption) (*local.Command, error) {
-	args := []any{pulumi.Sprintf("go run ./cmd/verify --retry-for %s --registration %s --user %s --expect-ipv4 %s",
-		VerifyWindow, cfg.Registration, cfg.AdminUser, hs.Host.IP.PublicIp)}
-	if cfg.IPv6 {
-		args = append(args, pulumi.Sprintf(" --expect-ipv6 %s", hs.Host.Instance.Ipv6Addresses.Index(pulumi.Int(0))))
-	}
+// user, and the DNS records against the addresses in expect (flags such as
+// " --expect-ipv4 <address>"; none when the addresses vary, as an ALB's do).
+func newVerify(ctx *pulumi.Context, cfg Config, expect []any, password pulumi.StringInput, after []pulumi.Resource, trigger pulumi.StringOutput, opts ...pulumi.ResourceOption) (*local.Command, error) {
+	args := []any{pulumi.Sprintf("go run ./cmd/verify --retry-for %s --registration %s --user %s",
+		VerifyWindow, cfg.Registration, cfg.AdminUser)}
+	args = append(args, expect...)
 	if !cfg.ServeBaseDomain {
 		// The base domain points elsewhere; only the host's own name is ours.
 		args = append(args, pulumi.String(" --dns-name "+cfg.MatrixHost()))
@@ -182,10 +186,10 @@ func newVerify(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provisioning,
 	}).(pulumi.StringOutput)
 	cmd, err := local.NewCommand(ctx, "verify", &local.CommandArgs{
 		Create:      create,
-		Environment: pulumi.StringMap{"MATRIX_VERIFY_PASSWORD": p.AdminPassword.Result},
+		Environment: pulumi.StringMap{"MATRIX_VERIFY_PASSWORD": password},
 		Triggers:    pulumi.Array{contentHash(trigger, create)},
 		Logging:     local.LoggingStdoutAndStderr,
-	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{p.AdminUser}), pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
+	}, withOpts(opts, pulumi.DependsOn(after), pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
 	if err != nil {
 		return nil, fmt.Errorf("provision: verify: %w", err)
 	}

@@ -192,6 +192,7 @@ func TestTriggers(t *testing.T) {
 		{"admin user", config("matrix:adminUser", "root"), "", []string{"admin-user", "verify"}},
 		{"new instance", config(), "host", []string{"wait-ready", "prepare", "playbook-setup", "playbook-start", "verify"}},
 		{"new data volume", config(), "data", []string{"prepare"}},
+		{"data volume grew", config("matrix:dataVolumeGiB", "40"), "", []string{"prepare"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cloud := mock.New(map[string]string{"example.org": "ZEXAMPLE"})

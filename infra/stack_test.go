@@ -54,14 +54,6 @@ func inputs(t *testing.T, c *mock.Cloud, typ, name string) resource.PropertyMap 
 	return nil
 }
 
-func names(c *mock.Cloud, typ string) []string {
-	var out []string
-	for _, r := range c.Find(typ) {
-		out = append(out, r.Name)
-	}
-	return out
-}
-
 func get(m resource.PropertyMap, path ...string) resource.PropertyValue {
 	v := resource.NewObjectProperty(m)
 	for _, p := range path {
@@ -223,19 +215,18 @@ func TestNetwork(t *testing.T) {
 }
 
 func TestZonesOfferingTheType(t *testing.T) {
+	// The zones stay the first two of the region whatever the type: a type
+	// change must never move the subnets and the data volume.
+	for _, typ := range []string{"t3.small", "m7g.large"} {
+		res := run(t, false, config("matrix:instanceType", typ))
+		if got := res.Homeserver.Facts.Zones; !reflect.DeepEqual(got, []string{"eu-central-1a", "eu-central-1b"}) {
+			t.Errorf("%s: zones %v", typ, got)
+		}
+	}
 	cloud := mock.New(map[string]string{"example.org": "Z1"})
 	cloud.Offerings = map[string][]string{"t3.small": {"b", "c"}}
-	res, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: config(), Cloud: cloud})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := res.Homeserver.Facts.Zones; !reflect.DeepEqual(got, []string{"eu-central-1b", "eu-central-1c"}) {
-		t.Errorf("zones %v", got)
-	}
-	cloud = mock.New(map[string]string{"example.org": "Z1"})
-	cloud.Offerings = map[string][]string{"t3.small": {"c"}}
-	_, err = synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: config(), Cloud: cloud})
-	wantProblem(t, err, "matrix:instanceType", "t3.small is offered in 1 availability zone(s) of eu-central-1 [eu-central-1c]; two are needed, pick another type or region")
+	_, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: config(), Cloud: cloud})
+	wantProblem(t, err, "matrix:instanceType", "t3.small is not offered in [eu-central-1a], where the stack's subnets are ([eu-central-1a eu-central-1b]); pick another type")
 	if n := len(cloud.Resources()); n > 1 {
 		t.Errorf("%d resources declared before the lookup failed; only the provider may be", n)
 	}
@@ -259,6 +250,9 @@ func TestHost(t *testing.T) {
 				}
 				if !slices.Contains(inst.IgnoreChanges, "ami") {
 					t.Errorf("instance ignoreChanges %v: a newer AMI would replace the host", inst.IgnoreChanges)
+				}
+				if att := res.Cloud.Find("aws:ec2/volumeAttachment:VolumeAttachment")[0]; !att.DeleteBeforeReplace {
+					t.Error("the data volume attachment is not deleted before it is replaced; a new host could not attach the volume")
 				}
 				if get(inst.Inputs, "ami").StringValue() != res.Homeserver.Facts.AMI || !strings.HasPrefix(res.Homeserver.Facts.AMI, "ami-0") {
 					t.Errorf("instance AMI %v, looked up %q", get(inst.Inputs, "ami"), res.Homeserver.Facts.AMI)
@@ -314,6 +308,17 @@ func TestSnapshotsAndRecovery(t *testing.T) {
 		get(alarm, "alarmActions").ArrayValue()[0].StringValue() != "arn:aws:automate:eu-central-1:ec2:recover" ||
 		get(alarm, "dimensions", "InstanceId").StringValue() != res.Outputs["instanceId"].Value {
 		t.Errorf("recovery alarm %v", alarm)
+	}
+}
+
+func TestPinnedAMI(t *testing.T) {
+	res := run(t, false, config("matrix:amiId", "ami-0123456789abcdef0"))
+	inst := res.Cloud.Find(instType)[0]
+	if get(inst.Inputs, "ami").StringValue() != "ami-0123456789abcdef0" || slices.Contains(inst.IgnoreChanges, "ami") {
+		t.Errorf("pinned AMI: ami %v, ignoreChanges %v", get(inst.Inputs, "ami"), inst.IgnoreChanges)
+	}
+	if res.Outputs["amiId"].Value != "ami-0123456789abcdef0" || res.Outputs["latestAmiId"].Value != res.Homeserver.Facts.AMI {
+		t.Errorf("outputs amiId %v latestAmiId %v", res.Outputs["amiId"].Value, res.Outputs["latestAmiId"].Value)
 	}
 }
 

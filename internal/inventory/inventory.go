@@ -6,6 +6,7 @@ package inventory
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -20,6 +21,10 @@ type Host struct {
 	Name    string // inventory hostname: matrix.<domain>
 	Address string // ansible_host: the Elastic IP
 	User    string // SSH user with passwordless sudo
+	// Local makes Ansible configure the machine it runs on
+	// (ansible_connection=local, as the ha topology's hosts do themselves);
+	// Address and User must then be empty.
+	Local bool
 }
 
 var (
@@ -33,6 +38,13 @@ var (
 func Hosts(h Host) (string, error) {
 	if !hostnamePattern.MatchString(h.Name) {
 		return "", fmt.Errorf("inventory: host name %q", h.Name)
+	}
+	if h.Local {
+		if h.Address != "" || h.User != "" {
+			return "", fmt.Errorf("inventory: local host %s must have no address or ssh user", h.Name)
+		}
+		return fmt.Sprintf("[%s]\n%s ansible_connection=local ansible_become=true ansible_become_user=root ansible_python_interpreter=/usr/bin/python3\n",
+			Group, h.Name), nil
 	}
 	if _, err := netip.ParseAddr(h.Address); err != nil {
 		return "", fmt.Errorf("inventory: address of %s: %w", h.Name, err)
@@ -63,6 +75,26 @@ type Settings struct {
 	PublicIPv4       string // coturn's external address
 	GenericSecretKey string // 64 random characters
 	PostgresPassword string // random, under 100 characters
+	// HA, when set, switches the playbook to an external PostgreSQL, media
+	// on S3 and Traefik behind a load balancer (the ha topology).
+	HA *HASettings
+}
+
+// HASettings are what the ha topology hands the playbook: where the
+// database and the media bucket are, and the ports Traefik and Synapse
+// listen on behind the load balancer.
+type HASettings struct {
+	DatabaseHost     string
+	DatabaseUser     string
+	DatabasePassword string
+	DatabaseName     string
+	MediaBucket      string
+	MediaRegion      string
+	MediaEndpoint    string // https://s3.<region>.amazonaws.com
+	WebPort          int    // Traefik's plain HTTP entrypoint on the host
+	FederationPort   int    // Traefik's plain federation entrypoint on the host
+	HealthPort       int    // Synapse's client API on the host, for /health
+	TrustedCIDR      string // the only source of X-Forwarded-* headers Traefik trusts
 }
 
 // Vars is vars.yml with the variable names of the pinned playbook. Field
@@ -83,6 +115,41 @@ type Vars struct {
 	RegistrationUnverified    bool     `yaml:"matrix_synapse_enable_registration_without_verification"`
 	CoturnEnabled             bool     `yaml:"coturn_enabled"`
 	CoturnExternalIPs         []string `yaml:"coturn_turn_external_ip_addresses,omitempty"`
+
+	// The ha topology: external PostgreSQL (docs/configuring-playbook-
+	// external-postgres.md), media on S3 (docs/configuring-playbook-synapse-
+	// s3-storage-provider.md) and Traefik fronted by a load balancer
+	// (docs/configuring-playbook-own-webserver.md). All absent in single.
+	PostgresEnabled              *bool             `yaml:"postgres_enabled,omitempty"`
+	SynapseDatabaseHost          string            `yaml:"matrix_synapse_database_host,omitempty"`
+	SynapseDatabaseUser          string            `yaml:"matrix_synapse_database_user,omitempty"`
+	SynapseDatabasePassword      string            `yaml:"matrix_synapse_database_password,omitempty"`
+	SynapseDatabaseDatabase      string            `yaml:"matrix_synapse_database_database,omitempty"`
+	S3ProviderEnabled            *bool             `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_enabled,omitempty"`
+	S3ProviderBucket             string            `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_bucket,omitempty"`
+	S3ProviderRegion             string            `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_region_name,omitempty"`
+	S3ProviderEndpoint           string            `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_endpoint_url,omitempty"`
+	S3ProviderInstanceProfile    *bool             `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_ec2_instance_profile,omitempty"`
+	S3ProviderStoreSynchronous   *bool             `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_store_synchronous,omitempty"`
+	SSLEnabled                   *bool             `yaml:"matrix_playbook_ssl_enabled,omitempty"`
+	TraefikWebSecureEnabled      *bool             `yaml:"traefik_config_entrypoint_web_secure_enabled,omitempty"`
+	TraefikWebHostBindPort       string            `yaml:"traefik_container_web_host_bind_port,omitempty"`
+	TraefikWebTrustedIPs         []string          `yaml:"traefik_config_entrypoint_web_forwardedHeaders_trustedIPs,omitempty"`
+	FederationHostBindPort       string            `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_host_bind_port,omitempty"`
+	FederationHTTP3Enabled       *bool             `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_http3_enabled,omitempty"`
+	FederationEntrypointCustom   *EntrypointConfig `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_custom,omitempty"`
+	SynapseClientAPIHostBindPort string            `yaml:"matrix_synapse_container_client_api_host_bind_port,omitempty"`
+}
+
+// EntrypointConfig is the part of a Traefik entrypoint's configuration the
+// ha topology sets.
+type EntrypointConfig struct {
+	ForwardedHeaders ForwardedHeaders `yaml:"forwardedHeaders"`
+}
+
+// ForwardedHeaders says whose X-Forwarded-* headers Traefik believes.
+type ForwardedHeaders struct {
+	TrustedIPs []string `yaml:"trustedIPs"`
 }
 
 // NewVars maps the stack's settings onto the playbook's variables.
@@ -120,6 +187,11 @@ func NewVars(s Settings) (Vars, error) {
 	default:
 		return Vars{}, fmt.Errorf("inventory: registration mode %q", s.Registration)
 	}
+	if s.HA != nil {
+		if err := v.applyHA(s); err != nil {
+			return Vars{}, err
+		}
+	}
 	if s.TURN {
 		if _, err := netip.ParseAddr(s.PublicIPv4); err != nil {
 			return Vars{}, fmt.Errorf("inventory: coturn external address: %w", err)
@@ -127,6 +199,50 @@ func NewVars(s Settings) (Vars, error) {
 		v.CoturnExternalIPs = []string{s.PublicIPv4}
 	}
 	return v, nil
+}
+
+// applyHA switches the playbook to the ha topology's external services.
+func (v *Vars) applyHA(s Settings) error {
+	h := s.HA
+	if s.TURN {
+		return fmt.Errorf("inventory: TURN needs UDP, which the ha topology's load balancer does not carry")
+	}
+	trusted, err := netip.ParsePrefix(h.TrustedCIDR)
+	if err != nil {
+		return fmt.Errorf("inventory: trusted proxy range: %w", err)
+	}
+	for name, val := range map[string]string{
+		"database host": h.DatabaseHost, "database user": h.DatabaseUser, "database password": h.DatabasePassword,
+		"database name": h.DatabaseName, "media bucket": h.MediaBucket, "media region": h.MediaRegion, "media endpoint": h.MediaEndpoint,
+	} {
+		if val == "" {
+			return fmt.Errorf("inventory: ha: the %s is empty", name)
+		}
+	}
+	for name, port := range map[string]int{"web": h.WebPort, "federation": h.FederationPort, "health": h.HealthPort} {
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("inventory: ha: %s port %d", name, port)
+		}
+	}
+	if !strings.HasPrefix(h.MediaEndpoint, "https://") {
+		return fmt.Errorf("inventory: ha: media endpoint %q is not an https URL", h.MediaEndpoint)
+	}
+	yes, no := true, false
+	// Reachable from the VPC (the load balancer's security group decides
+	// who in it): Traefik and Synapse bind all addresses of the host.
+	bind := func(port int) string { return fmt.Sprintf("0.0.0.0:%d", port) }
+	v.PostgresEnabled = &no
+	v.SynapseDatabaseHost, v.SynapseDatabaseUser = h.DatabaseHost, h.DatabaseUser
+	v.SynapseDatabasePassword, v.SynapseDatabaseDatabase = h.DatabasePassword, h.DatabaseName
+	// Upload before answering the client: a lost host loses no media.
+	v.S3ProviderEnabled, v.S3ProviderInstanceProfile, v.S3ProviderStoreSynchronous = &yes, &yes, &yes
+	v.S3ProviderBucket, v.S3ProviderRegion, v.S3ProviderEndpoint = h.MediaBucket, h.MediaRegion, h.MediaEndpoint
+	v.SSLEnabled, v.TraefikWebSecureEnabled, v.FederationHTTP3Enabled = &yes, &no, &no
+	v.TraefikWebHostBindPort, v.FederationHostBindPort = bind(h.WebPort), bind(h.FederationPort)
+	v.SynapseClientAPIHostBindPort = bind(h.HealthPort)
+	v.TraefikWebTrustedIPs = []string{trusted.String()}
+	v.FederationEntrypointCustom = &EntrypointConfig{ForwardedHeaders{TrustedIPs: []string{trusted.String()}}}
+	return nil
 }
 
 // YAML renders vars.yml.
@@ -174,7 +290,28 @@ const MaskedValue = "[secret]"
 // MaskedValue, so they need not exist yet.
 func MaskedVars(s Settings) (Vars, error) {
 	s.GenericSecretKey, s.PostgresPassword = strings.Repeat("x", 64), "x"
+	if s.HA != nil {
+		ha := *s.HA
+		ha.DatabasePassword = "x"
+		s.HA = &ha
+	}
 	v, err := NewVars(s)
 	v.GenericSecretKey, v.PostgresPassword = MaskedValue, MaskedValue
+	if s.HA != nil {
+		v.SynapseDatabasePassword = MaskedValue
+	}
 	return v, err
+}
+
+// VariableNames lists every playbook variable vars.yml can hold, for
+// checking them against the upstream when the pin moves (cmd/upstreamvars).
+func VariableNames() []string {
+	var names []string
+	t := reflect.TypeOf(Vars{})
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -153,3 +153,131 @@ func write(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestLocalHost(t *testing.T) {
+	got, err := Hosts(Host{Name: "matrix.example.org", Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[matrix_servers]\nmatrix.example.org ansible_connection=local ansible_become=true ansible_become_user=root ansible_python_interpreter=/usr/bin/python3\n"
+	if got != want {
+		t.Errorf("hosts:\n%s\nwant:\n%s", got, want)
+	}
+	for _, h := range []Host{
+		{Name: "matrix.example.org", Local: true, Address: "203.0.113.10"},
+		{Name: "matrix.example.org", Local: true, User: "ubuntu"},
+		{Name: "matrix.example.org evil=1", Local: true},
+	} {
+		if _, err := Hosts(h); err == nil {
+			t.Errorf("accepted %+v", h)
+		}
+	}
+}
+
+func haSettings() Settings {
+	s := settings()
+	s.HA = &HASettings{
+		DatabaseHost: "matrix-ha.cabc.eu-central-1.rds.amazonaws.com", DatabaseUser: "synapse", DatabasePassword: "dbpass",
+		DatabaseName: "synapse", MediaBucket: "media-1234567", MediaRegion: "eu-central-1",
+		MediaEndpoint: "https://s3.eu-central-1.amazonaws.com", WebPort: 81, FederationPort: 8449, HealthPort: 8008,
+		TrustedCIDR: "10.42.0.0/16",
+	}
+	return s
+}
+
+// haVarNames are the variables the ha topology sets, each checked with
+// git grep at the pinned upstream commit: the role defaults
+// (roles/custom/matrix-synapse/defaults/main.yml, matrix-base), the
+// group_vars, or the docs that configure the external Traefik role
+// (docs/configuring-playbook-own-webserver.md,
+// docs/configuring-playbook-external-postgres.md,
+// docs/configuring-playbook-synapse-s3-storage-provider.md).
+var haVarNames = map[string]any{
+	"postgres_enabled":                                                                     false,
+	"matrix_synapse_database_host":                                                         "matrix-ha.cabc.eu-central-1.rds.amazonaws.com",
+	"matrix_synapse_database_user":                                                         "synapse",
+	"matrix_synapse_database_password":                                                     "dbpass",
+	"matrix_synapse_database_database":                                                     "synapse",
+	"matrix_synapse_ext_synapse_s3_storage_provider_enabled":                               true,
+	"matrix_synapse_ext_synapse_s3_storage_provider_config_bucket":                         "media-1234567",
+	"matrix_synapse_ext_synapse_s3_storage_provider_config_region_name":                    "eu-central-1",
+	"matrix_synapse_ext_synapse_s3_storage_provider_config_endpoint_url":                   "https://s3.eu-central-1.amazonaws.com",
+	"matrix_synapse_ext_synapse_s3_storage_provider_config_ec2_instance_profile":           true,
+	"matrix_synapse_ext_synapse_s3_storage_provider_store_synchronous":                     true,
+	"matrix_playbook_ssl_enabled":                                                          true,
+	"traefik_config_entrypoint_web_secure_enabled":                                         false,
+	"traefik_container_web_host_bind_port":                                                 "0.0.0.0:81",
+	"traefik_config_entrypoint_web_forwardedHeaders_trustedIPs":                            []any{"10.42.0.0/16"},
+	"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_host_bind_port":       "0.0.0.0:8449",
+	"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_http3_enabled": false,
+	"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_custom": map[string]any{
+		"forwardedHeaders": map[string]any{"trustedIPs": []any{"10.42.0.0/16"}},
+	},
+	"matrix_synapse_container_client_api_host_bind_port": "0.0.0.0:8008",
+}
+
+func renderMap(t *testing.T, s Settings, masked bool) map[string]any {
+	t.Helper()
+	v, err := NewVars(s)
+	if masked {
+		v, err = MaskedVars(s)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := v.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(text), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestHAVars(t *testing.T) {
+	single := renderMap(t, settings(), false)
+	ha := renderMap(t, haSettings(), false)
+	for name, want := range haVarNames {
+		if _, ok := single[name]; ok {
+			t.Errorf("single renders %s", name)
+		}
+		got, _ := json.Marshal(ha[name])
+		w, _ := json.Marshal(want)
+		if string(got) != string(w) {
+			t.Errorf("%s = %s, want %s", name, got, w)
+		}
+	}
+	// Everything else is what single renders.
+	for name, v := range single {
+		if g, _ := json.Marshal(ha[name]); string(g) != func() string { b, _ := json.Marshal(v); return string(b) }() {
+			t.Errorf("%s differs between single and ha: %v vs %v", name, v, ha[name])
+		}
+	}
+	if len(ha) != len(single)+len(haVarNames) {
+		t.Errorf("ha renders %d variables, want %d", len(ha), len(single)+len(haVarNames))
+	}
+	masked := renderMap(t, haSettings(), true)
+	if masked["matrix_synapse_database_password"] != MaskedValue || masked["matrix_synapse_database_host"] != haVarNames["matrix_synapse_database_host"] {
+		t.Errorf("masked: password %v host %v", masked["matrix_synapse_database_password"], masked["matrix_synapse_database_host"])
+	}
+}
+
+func TestHAVarsRejections(t *testing.T) {
+	for name, mutate := range map[string]func(*Settings){
+		"turn":         func(s *Settings) { s.TURN = true },
+		"no db host":   func(s *Settings) { s.HA.DatabaseHost = "" },
+		"no password":  func(s *Settings) { s.HA.DatabasePassword = "" },
+		"bad cidr":     func(s *Settings) { s.HA.TrustedCIDR = "vpc" },
+		"port":         func(s *Settings) { s.HA.WebPort = 0 },
+		"http":         func(s *Settings) { s.HA.MediaEndpoint = "http://s3.eu-central-1.amazonaws.com" },
+		"empty bucket": func(s *Settings) { s.HA.MediaBucket = "" },
+	} {
+		s := haSettings()
+		mutate(&s)
+		if _, err := NewVars(s); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -29,6 +29,10 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return ubuntuImage(region, args.Args)
 	case "aws:route53/getZone:getZone":
 		return c.zone(args.Args)
+	case "aws:ebs/getEbsVolumes:getEbsVolumes":
+		return c.ebsVolumes(region, args.Args)
+	case "aws:rds/getInstances:getInstances":
+		return c.dbInstances(region, args.Args)
 	}
 	return nil, fmt.Errorf("mock: no answer for invoke %s", args.Token)
 }

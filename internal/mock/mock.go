@@ -60,6 +60,8 @@ type Resource struct {
 	RetainOnDelete bool
 	IgnoreChanges  []string
 	DependsOn      []string
+	// DeleteBeforeReplace is the resource option of that name.
+	DeleteBeforeReplace bool
 }
 
 // New returns an account holding the given public zones.
@@ -128,6 +130,7 @@ func (c *Cloud) record(args pulumi.MockResourceArgs, id string, state resource.P
 		r.RetainOnDelete = rpc.GetRetainOnDelete()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.DependsOn = rpc.GetDependencies()
+		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

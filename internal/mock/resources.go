@@ -21,6 +21,9 @@ func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyM
 	region := c.region(args.Provider)
 	gen := fmt.Sprint(c.Generation[name])
 	h := func(n int) string { return hexID(n, typ, name, gen) }
+	if id, out, ok := c.createHA(typ, name, in, region, h); ok {
+		return id, out
+	}
 	switch typ {
 	case "aws:ec2/vpc:Vpc":
 		id := "vpc-0" + h(16)

@@ -37,6 +37,8 @@ const (
 	RuleProdClosed   = "prod-registration-not-open"
 	RuleSecretsPlain = "no-plain-secrets"
 	RuleTagged       = "resources-tagged"
+	RuleDBEncrypted  = "database-encrypted"
+	RuleS3Encrypted  = "buckets-encrypted-private"
 )
 
 // Stack is what the checks look at: the run, the stack's name and its
@@ -53,7 +55,7 @@ var ProdStacks = []string{"prod", "production"}
 // Check returns every violation, sorted.
 func Check(s Stack) []Violation {
 	var vs []Violation
-	for _, check := range []func(Stack) []Violation{ssh, imds, encrypted, prodProtected, prodRegistration, plainSecrets, tagged} {
+	for _, check := range []func(Stack) []Violation{ssh, imds, encrypted, prodProtected, prodRegistration, plainSecrets, tagged, dbEncrypted, bucketsEncrypted} {
 		vs = append(vs, check(s)...)
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].String() < vs[j].String() })
@@ -115,6 +117,19 @@ func encrypted(s Stack) []Violation {
 			vs = append(vs, Violation{RuleEncrypted, id(r), "volume is not encrypted"})
 		}
 	}
+	for _, r := range s.Result.Cloud.Find("aws:ec2/launchTemplate:LaunchTemplate") {
+		bd := get(r.Inputs, "blockDeviceMappings")
+		if !bd.IsArray() || len(bd.ArrayValue()) == 0 {
+			vs = append(vs, Violation{RuleEncrypted, id(r), "launch template does not declare its (encrypted) root volume"})
+			continue
+		}
+		for _, d := range bd.ArrayValue() {
+			// The launch template spells the flag as a string.
+			if e := get(d.ObjectValue(), "ebs", "encrypted"); !isTrue(e) && !(e.IsString() && e.StringValue() == "true") {
+				vs = append(vs, Violation{RuleEncrypted, id(r), "a launch template block device is not encrypted"})
+			}
+		}
+	}
 	for _, r := range s.Result.Cloud.Find("aws:ec2/instance:Instance") {
 		if !isTrue(get(r.Inputs, "rootBlockDevice", "encrypted")) {
 			vs = append(vs, Violation{RuleEncrypted, id(r), "root volume is not encrypted"})
@@ -147,6 +162,16 @@ func prodProtected(s Stack) []Violation {
 	for _, r := range s.Result.Cloud.Find("aws:ebs/volume:Volume") {
 		if !r.Protect || !r.RetainOnDelete {
 			vs = append(vs, Violation{RuleProdProtect, id(r), "data volume is not protected and retained on delete (set matrix:protect true)"})
+		}
+	}
+	for _, r := range s.Result.Cloud.Find("aws:rds/instance:Instance") {
+		if !r.Protect || !isTrue(get(r.Inputs, "deletionProtection")) {
+			vs = append(vs, Violation{RuleProdProtect, id(r), "database is not protected, with deletion protection (set matrix:protect true)"})
+		}
+	}
+	for _, r := range s.Result.Cloud.Find("aws:s3/bucketV2:BucketV2") {
+		if r.Name == "media" && (!r.Protect || !r.RetainOnDelete) {
+			vs = append(vs, Violation{RuleProdProtect, id(r), "media bucket is not protected and retained on delete (set matrix:protect true)"})
 		}
 	}
 	for _, r := range s.Result.Cloud.Find("aws:ec2/instance:Instance") {
@@ -297,6 +322,74 @@ func tagged(s Stack) []Violation {
 			if v := get(inputs, "defaultTags", "tags", tag); !v.IsString() || v.StringValue() == "" {
 				vs = append(vs, Violation{RuleTagged, id(r), "its provider does not set the " + tag + " tag"})
 			}
+		}
+	}
+	return vs
+}
+
+// dbEncrypted: RDS storage (and so its snapshots and backups) is
+// encrypted, and the database is not reachable from the internet.
+func dbEncrypted(s Stack) []Violation {
+	var vs []Violation
+	for _, r := range s.Result.Cloud.Find("aws:rds/instance:Instance") {
+		if !isTrue(get(r.Inputs, "storageEncrypted")) {
+			vs = append(vs, Violation{RuleDBEncrypted, id(r), "storageEncrypted is not true"})
+		}
+		if isTrue(get(r.Inputs, "publiclyAccessible")) {
+			vs = append(vs, Violation{RuleDBEncrypted, id(r), "the database is publicly accessible"})
+		}
+	}
+	return vs
+}
+
+// bucketsEncrypted: every bucket has default encryption, a public access
+// block with all four settings on, and ownership enforced (no ACLs).
+func bucketsEncrypted(s Stack) []Violation {
+	byBucket := func(typ string, ok func(resource.PropertyMap) bool) map[string]bool {
+		out := map[string]bool{}
+		for _, r := range s.Result.Cloud.Find(typ) {
+			if b := get(r.Inputs, "bucket"); b.IsString() && ok(r.Inputs) {
+				out[b.StringValue()] = true
+			}
+		}
+		return out
+	}
+	encryptedBuckets := byBucket("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", func(in resource.PropertyMap) bool {
+		rules := get(in, "rules")
+		if !rules.IsArray() || len(rules.ArrayValue()) == 0 {
+			return false
+		}
+		for _, rule := range rules.ArrayValue() {
+			algo := get(rule.ObjectValue(), "applyServerSideEncryptionByDefault", "sseAlgorithm")
+			if !algo.IsString() || (algo.StringValue() != "AES256" && algo.StringValue() != "aws:kms" && algo.StringValue() != "aws:kms:dsse") {
+				return false
+			}
+		}
+		return true
+	})
+	blocked := byBucket("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", func(in resource.PropertyMap) bool {
+		return isTrue(get(in, "blockPublicAcls")) && isTrue(get(in, "blockPublicPolicy")) && isTrue(get(in, "ignorePublicAcls")) && isTrue(get(in, "restrictPublicBuckets"))
+	})
+	enforced := byBucket("aws:s3/bucketOwnershipControls:BucketOwnershipControls", func(in resource.PropertyMap) bool {
+		return get(in, "rule", "objectOwnership").StringValue() == "BucketOwnerEnforced"
+	})
+	var vs []Violation
+	for _, r := range s.Result.Cloud.Find("aws:s3/bucketV2:BucketV2") {
+		// The settings name the bucket by its ID, its name in S3; in a
+		// preview the name is unknown, and so are the references.
+		name := get(r.Outputs, "bucket")
+		if !name.IsString() {
+			continue
+		}
+		b := name.StringValue()
+		if !encryptedBuckets[b] {
+			vs = append(vs, Violation{RuleS3Encrypted, id(r), "no default encryption (AES256 or aws:kms)"})
+		}
+		if !blocked[b] {
+			vs = append(vs, Violation{RuleS3Encrypted, id(r), "public access is not blocked by all four settings"})
+		}
+		if !enforced[b] {
+			vs = append(vs, Violation{RuleS3Encrypted, id(r), "object ownership is not BucketOwnerEnforced (ACLs stay on)"})
 		}
 	}
 	return vs

@@ -34,6 +34,11 @@ func base(kv ...string) map[string]string {
 	return raw
 }
 
+func haBase(kv ...string) map[string]string {
+	raw := base(append([]string{"matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]"}, kv...)...)
+	return raw
+}
+
 func rules(vs []Violation) []string {
 	var out []string
 	for _, v := range vs {
@@ -87,6 +92,10 @@ func TestGeneratedConfigs(t *testing.T) {
 		if raw["matrix:ipv6"] == "true" && rng.IntN(2) == 0 {
 			raw["matrix:sshAllowedCidrs"] = `["203.0.113.7/32","2001:db8::/64"]`
 		}
+		if rng.IntN(3) == 0 {
+			raw["matrix:topology"], raw["matrix:sshAllowedCidrs"], raw["matrix:turn"], raw["matrix:sshPublicKey"] = "ha", "[]", "false", ""
+			raw["matrix:dbMultiAz"] = pick("true", "false")
+		}
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			if vs := Check(synthesize(t, stack, raw)); len(vs) > 0 {
 				t.Errorf("%s %v violates policy:\n%v", stack, raw, vs)
@@ -123,6 +132,9 @@ func TestEachRuleCatchesItsViolation(t *testing.T) {
 		{RuleProdProtect, func(t *testing.T) Stack {
 			return synthesize(t, "prod", base("matrix:protect", "false"))
 		}},
+		{RuleProdProtect + "/ha", func(t *testing.T) Stack {
+			return synthesize(t, "prod", haBase("matrix:protect", "false"))
+		}},
 		{RuleProdClosed, func(t *testing.T) Stack {
 			return synthesize(t, "prod", base("matrix:protect", "true", "matrix:registration", "open"))
 		}},
@@ -136,6 +148,45 @@ func TestEachRuleCatchesItsViolation(t *testing.T) {
 			}
 			return s
 		}},
+		{RuleDBEncrypted, func(t *testing.T) Stack {
+			s := synthesize(t, "ha", haBase())
+			s.Result.Cloud.Find("aws:rds/instance:Instance")[0].Inputs["storageEncrypted"] = resource.NewBoolProperty(false)
+			return s
+		}},
+		{RuleS3Encrypted, func(t *testing.T) Stack {
+			s := synthesize(t, "ha", haBase())
+			for _, r := range s.Result.Cloud.Find("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2") {
+				if r.Name == "media" {
+					r.Inputs["rules"] = resource.NewArrayProperty(nil)
+				}
+			}
+			return s
+		}},
+		{RuleS3Encrypted + "/public", func(t *testing.T) Stack {
+			s := synthesize(t, "ha", haBase())
+			s.Result.Cloud.Find("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0].Inputs["restrictPublicBuckets"] = resource.NewBoolProperty(false)
+			return s
+		}},
+		{RuleS3Encrypted + "/ownership", func(t *testing.T) Stack {
+			s := synthesize(t, "ha", haBase())
+			s.Result.Cloud.Find("aws:s3/bucketOwnershipControls:BucketOwnershipControls")[1].Inputs["rule"] = resource.NewObjectProperty(resource.PropertyMap{
+				"objectOwnership": resource.NewStringProperty("ObjectWriter"),
+			})
+			return s
+		}},
+		{RuleIMDSv2 + "/launch-template", func(t *testing.T) Stack {
+			s := synthesize(t, "ha", haBase())
+			lt := s.Result.Cloud.Find("aws:ec2/launchTemplate:LaunchTemplate")[0]
+			lt.Inputs["metadataOptions"].ObjectValue()["httpTokens"] = resource.NewStringProperty("optional")
+			return s
+		}},
+		{RuleEncrypted + "/launch-template", func(t *testing.T) Stack {
+			s := synthesize(t, "ha", haBase())
+			lt := s.Result.Cloud.Find("aws:ec2/launchTemplate:LaunchTemplate")[0]
+			ebs := lt.Inputs["blockDeviceMappings"].ArrayValue()[0].ObjectValue()["ebs"].ObjectValue()
+			ebs["encrypted"] = resource.NewStringProperty("false")
+			return s
+		}},
 		{RuleTagged, func(t *testing.T) Stack {
 			s := synthesize(t, "dev", base())
 			p := s.Result.Cloud.Find("pulumi:providers:aws")[0]
@@ -144,9 +195,10 @@ func TestEachRuleCatchesItsViolation(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
+			rule, _, _ := strings.Cut(tc.rule, "/")
 			vs := Check(tc.stack(t))
-			if got := rules(vs); !slices.Equal(got, []string{tc.rule}) {
-				t.Errorf("violations %v, want only %s:\n%v", got, tc.rule, vs)
+			if got := rules(vs); !slices.Equal(got, []string{rule}) {
+				t.Errorf("violations %v, want only %s:\n%v", got, rule, vs)
 			}
 		})
 	}

@@ -1,0 +1,196 @@
+package infra
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// PostgresMajorVersion is the RDS engine version; RDS applies minor
+// versions itself (autoMinorVersionUpgrade).
+const PostgresMajorVersion = "16"
+
+// TreeObjectKey is where the ansible tree lies in the bootstrap bucket.
+const TreeObjectKey = "ansible.tar"
+
+func (ha *HA) newData(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) error {
+	if err := ha.newDatabase(ctx, cfg, opts...); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	var err error
+	// Media outlives hosts: protected and retained like the single
+	// topology's data volume.
+	if ha.MediaBucket, err = newPrivateBucket(ctx, "media", true, cfg.Protect, opts...); err != nil {
+		return fmt.Errorf("media bucket: %w", err)
+	}
+	// The bootstrap bucket only holds our ansible tree, rebuilt from the
+	// program on every update.
+	if ha.BootBucket, err = newPrivateBucket(ctx, "bootstrap", false, false, opts...); err != nil {
+		return fmt.Errorf("bootstrap bucket: %w", err)
+	}
+	tarball, err := TreeArchive()
+	if err != nil {
+		return err
+	}
+	if ha.Tree, err = s3.NewBucketObjectv2(ctx, "ansible-tree", &s3.BucketObjectv2Args{
+		Bucket:        ha.BootBucket.ID(),
+		Key:           pulumi.String(TreeObjectKey),
+		ContentBase64: pulumi.String(base64.StdEncoding.EncodeToString(tarball)),
+		ContentType:   pulumi.String("application/x-tar"),
+		Tags:          nameTag(ctx, "ansible-tree"),
+	}, opts...); err != nil {
+		return fmt.Errorf("ansible tree: %w", err)
+	}
+	return nil
+}
+
+func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) error {
+	var err error
+	// Letters and digits: RDS refuses / @ " and spaces, and the value lands
+	// in YAML and a libpq connection string.
+	if ha.DBPassword, err = random.NewRandomPassword(ctx, "db-password", &random.RandomPasswordArgs{
+		Length: pulumi.Int(40), Special: pulumi.Bool(false),
+	}, opts...); err != nil {
+		return err
+	}
+	var subnets pulumi.StringArray
+	for _, s := range ha.PrivateSubnets {
+		subnets = append(subnets, s.ID())
+	}
+	group, err := rds.NewSubnetGroup(ctx, "db", &rds.SubnetGroupArgs{
+		Description: pulumi.String("Matrix database: private subnets, no route to the internet"),
+		SubnetIds:   subnets,
+		Tags:        nameTag(ctx, "db"),
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	id := DBIdentifier(ctx.Project(), ctx.Stack())
+	// No database is created here: RDS would create it with the en_US.UTF-8
+	// collation, which Synapse refuses. The host creates it with C collation
+	// before the first playbook run (ansible/bootstrap-host).
+	ha.Database, err = rds.NewInstance(ctx, "db", &rds.InstanceArgs{
+		Identifier:               pulumi.String(id),
+		Engine:                   pulumi.String("postgres"),
+		EngineVersion:            pulumi.String(PostgresMajorVersion),
+		InstanceClass:            pulumi.String(cfg.DBInstanceClass),
+		AllocatedStorage:         pulumi.Int(cfg.DBAllocatedGiB),
+		StorageType:              pulumi.String("gp3"),
+		StorageEncrypted:         pulumi.Bool(true),
+		MultiAz:                  pulumi.Bool(cfg.DBMultiAZ),
+		DbSubnetGroupName:        group.Name,
+		VpcSecurityGroupIds:      pulumi.StringArray{ha.DBGroup.ID()},
+		PubliclyAccessible:       pulumi.Bool(false),
+		Port:                     pulumi.Int(PostgresPort),
+		Username:                 pulumi.String(DatabaseUser),
+		Password:                 ha.DBPassword.Result,
+		BackupRetentionPeriod:    pulumi.Int(cfg.DBBackupRetentionDays),
+		BackupWindow:             pulumi.String("02:00-02:30"),
+		MaintenanceWindow:        pulumi.String("sun:04:00-sun:04:30"),
+		CopyTagsToSnapshot:       pulumi.Bool(true),
+		AutoMinorVersionUpgrade:  pulumi.Bool(true),
+		AllowMajorVersionUpgrade: pulumi.Bool(false),
+		DeletionProtection:       pulumi.Bool(cfg.Protect),
+		// A final snapshot is always taken, as for the single topology's
+		// data volume.
+		SkipFinalSnapshot:       pulumi.Bool(false),
+		FinalSnapshotIdentifier: pulumi.String(id + "-final"),
+		Tags:                    nameTag(ctx, "db"),
+	}, withOpts(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))...)
+	return err
+}
+
+// newPrivateBucket is an S3 bucket nobody outside the account reaches:
+// encrypted, public access blocked, ACLs off (bucket owner enforced), and
+// versioned when it holds data.
+func newPrivateBucket(ctx *pulumi.Context, name string, versioned, protect bool, opts ...pulumi.ResourceOption) (*s3.BucketV2, error) {
+	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
+		ForceDestroy: pulumi.Bool(!versioned),
+		Tags:         nameTag(ctx, name),
+	}, withOpts(opts, pulumi.Protect(protect), pulumi.RetainOnDelete(protect))...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
+			ApplyServerSideEncryptionByDefault: s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
+				SseAlgorithm: pulumi.String("AES256"),
+			},
+			BucketKeyEnabled: pulumi.Bool(true),
+		}},
+	}, opts...); err != nil {
+		return nil, err
+	}
+	if _, err := s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
+		Bucket:                bucket.ID(),
+		BlockPublicAcls:       pulumi.Bool(true),
+		BlockPublicPolicy:     pulumi.Bool(true),
+		IgnorePublicAcls:      pulumi.Bool(true),
+		RestrictPublicBuckets: pulumi.Bool(true),
+	}, opts...); err != nil {
+		return nil, err
+	}
+	if _, err := s3.NewBucketOwnershipControls(ctx, name, &s3.BucketOwnershipControlsArgs{
+		Bucket: bucket.ID(),
+		Rule:   s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+	}, opts...); err != nil {
+		return nil, err
+	}
+	status := "Suspended"
+	if versioned {
+		status = "Enabled"
+	}
+	if _, err := s3.NewBucketVersioningV2(ctx, name, &s3.BucketVersioningV2Args{
+		Bucket:                  bucket.ID(),
+		VersioningConfiguration: s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String(status)},
+	}, opts...); err != nil {
+		return nil, err
+	}
+	return bucket, nil
+}
+
+// TreeArchive is the ansible tree as the hosts fetch it: a tar of every
+// file of ansible.Files() under ansible/, byte for byte reproducible (no
+// time stamps, no owners), so its hash changes exactly when a file does.
+func TreeArchive() ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: ansible.Dir + "/", Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatPAX}); err != nil {
+		return nil, fmt.Errorf("ansible tree: %w", err)
+	}
+	for _, name := range ansible.Files() {
+		data, err := ansible.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		mode := int64(0o644)
+		if bytes.HasPrefix(data, []byte("#!")) {
+			mode = 0o755
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: ansible.Dir + "/" + name, Typeflag: tar.TypeReg, Mode: mode, Size: int64(len(data)), Format: tar.FormatPAX}); err != nil {
+			return nil, fmt.Errorf("ansible tree: %s: %w", name, err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, fmt.Errorf("ansible tree: %s: %w", name, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("ansible tree: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

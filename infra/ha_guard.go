@@ -1,0 +1,84 @@
+package infra
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ebs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// checkTopologySwitch refuses to declare a topology while the stack's data
+// lives in the other one: declaring it would make `pulumi up` delete that
+// data's resources (or leave them orphaned) without anyone having said so.
+// It looks the data up in the account, since the program cannot read its
+// own previous state: the single topology's data volume by its snapshot
+// tag, the ha topology's database by its identifier. matrix:allowTopologyChange
+// is the explicit confirmation.
+func checkTopologySwitch(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) error {
+	if cfg.AllowTopologyChange {
+		return nil
+	}
+	var found, what, other string
+	switch cfg.Topology {
+	case TopologyHA:
+		vols, err := ebs.GetEbsVolumes(ctx, &ebs.GetEbsVolumesArgs{
+			Filters: []ebs.GetEbsVolumesFilter{{Name: "tag:" + snapshotTag, Values: []string{snapshotTarget(ctx)}}},
+		}, opts...)
+		if err != nil {
+			return fmt.Errorf("topology: looking for the single topology's data volume: %w", err)
+		}
+		if len(vols.Ids) == 0 {
+			return nil
+		}
+		found = fmt.Sprintf("the single topology's data volume %s (tag %s=%s)", strings.Join(vols.Ids, ", "), snapshotTag, snapshotTarget(ctx))
+		what, other = "the host, its Elastic IP and the data volume (PostgreSQL and media under /matrix)", "single"
+	case TopologySingle:
+		id := DBIdentifier(ctx.Project(), ctx.Stack())
+		dbs, err := rds.GetInstances(ctx, &rds.GetInstancesArgs{
+			Filters: []rds.GetInstancesFilter{{Name: "db-instance-id", Values: []string{id}}},
+		}, opts...)
+		if err != nil {
+			return fmt.Errorf("topology: looking for the ha topology's database: %w", err)
+		}
+		if len(dbs.InstanceIdentifiers) == 0 {
+			return nil
+		}
+		found = "the ha topology's RDS database " + strings.Join(dbs.InstanceIdentifiers, ", ")
+		what, other = "the load balancer, the Auto Scaling Group, the RDS database and the media bucket", "ha"
+	default:
+		return nil
+	}
+	var ps problems
+	ps.add(qualified("topology"), "this stack already holds data in the %s topology: %s. Switching to %s would delete %s, and %s starts with an empty homeserver. Keep matrix:topology %s, or move the data first (docs/topologies.md, \"Switching topologies\") and confirm with pulumi config set matrix:allowTopologyChange true",
+		other, found, cfg.Topology, what, cfg.Topology, other)
+	return ps.err()
+}
+
+// haOutputs are the ha topology's stack outputs.
+func (hs *Homeserver) haOutputs() map[string]pulumi.Input {
+	cfg, ha, prov := hs.Config, hs.HA, hs.Provisioning
+	out := map[string]pulumi.Input{
+		"topology":         pulumi.String(string(TopologyHA)),
+		"homeserverUrl":    pulumi.String("https://" + cfg.MatrixHost()),
+		"userIdFormat":     pulumi.String("@user:" + cfg.Domain),
+		"hostedZoneId":     pulumi.String(hs.Facts.ZoneID),
+		"nameServers":      pulumi.ToStringArray(hs.Facts.NameServers),
+		"amiName":          pulumi.String(hs.Facts.AMIName),
+		"loadBalancerDns":  ha.LoadBalancer.DnsName,
+		"autoScalingGroup": ha.Group.Name,
+		"databaseEndpoint": ha.Database.Endpoint,
+		"mediaBucket":      ha.MediaBucket.Bucket,
+		"varsParameter":    ha.VarsParameter.Name,
+		"adminUserId":      pulumi.String("@" + cfg.AdminUser + ":" + cfg.Domain),
+		"adminPassword":    pulumi.ToSecret(prov.AdminPassword.Result),
+		// No SSH in ha: a shell on the current host through Session Manager.
+		"sessionCommand": pulumi.Sprintf("aws ssm start-session --region %s --target \"$(aws autoscaling describe-auto-scaling-groups --region %s --auto-scaling-group-names %s --query 'AutoScalingGroups[0].Instances[0].InstanceId' --output text)\"",
+			cfg.Region, cfg.Region, ha.Group.Name),
+	}
+	if cfg.Element {
+		out["elementUrl"] = pulumi.String("https://" + cfg.ElementHost())
+	}
+	return out
+}

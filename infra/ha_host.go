@@ -1,0 +1,416 @@
+package infra
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/matrix-on-aws/homeserver/internal/inventory"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+)
+
+// Where the ha host keeps what it fetches, and the wrapper's cache.
+const (
+	hostTreeDir   = "/opt/matrix-on-aws"
+	hostLockFile  = "/run/lock/matrix-bootstrap.lock"
+	rootDevice    = "/dev/sda1" // root device of Canonical's Ubuntu images
+	bootstrapName = "bootstrap-host"
+	// HostPackages come from Ubuntu 24.04's archive: ansible (9.x, with
+	// ansible-core 2.16 and the community.general/docker collections), git
+	// for the upstream checkout, boto3 to fetch from S3 and SSM with the
+	// instance's credentials, psql to create Synapse's database.
+	hostPackagesList = "ansible git python3-boto3 postgresql-client"
+	// bootstrapTimeout bounds one configuration run (first boot: packages,
+	// images, every role), and how long pulumi up waits for it.
+	bootstrapTimeout = 3600
+	// healthGrace is how long a new host may take to become healthy before
+	// the Auto Scaling Group replaces it.
+	healthGrace = 2400
+	// UserDataLimit is EC2's limit on user data (before base64).
+	UserDataLimit = 16 * 1024
+)
+
+// HostPackages returns the apt packages a host installs at first boot.
+func HostPackages() []string { return strings.Fields(hostPackagesList) }
+
+// HostPolicy is the host's inline IAM policy, as IAM reads it.
+type HostPolicy struct {
+	Version   string            `json:"Version"`
+	Statement []PolicyStatement `json:"Statement"`
+}
+
+// PolicyStatement is one statement of HostPolicy.
+type PolicyStatement struct {
+	Sid      string   `json:"Sid"`
+	Effect   string   `json:"Effect"`
+	Action   []string `json:"Action"`
+	Resource []string `json:"Resource"`
+}
+
+// hostPolicy grants exactly what the host does: media objects in its
+// bucket, the one tree object, the stack's two parameters. The parameters
+// use the AWS managed key aws/ssm, whose key policy lets the account's
+// principals decrypt through SSM only, so no kms:Decrypt is granted here.
+func hostPolicy(mediaARN, treeARN, varsARN, adminARN string) (string, error) {
+	p := HostPolicy{Version: "2012-10-17", Statement: []PolicyStatement{
+		{Sid: "MediaList", Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{mediaARN}},
+		{Sid: "MediaObjects", Effect: "Allow", Action: []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, Resource: []string{mediaARN + "/*"}},
+		{Sid: "AnsibleTree", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: []string{treeARN}},
+		{Sid: "Parameters", Effect: "Allow", Action: []string{"ssm:GetParameter"}, Resource: []string{varsARN, adminARN}},
+	}}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("host policy: %w", err)
+	}
+	return string(b), nil
+}
+
+// bootstrap says how a host configures itself: the same command at first
+// boot (user data) and on re-runs (the association), which adds what it
+// expects to find so a stale read fails instead of applying old inputs.
+type bootstrap struct {
+	Region, Bucket, VarsParameter, AdminParameter, Hostname, Hosts string
+	ExpectVarsSHA, ExpectTreeSHA                                   string
+	// AfterCloudInit waits for first-boot configuration to end first; the
+	// user data itself must not (it is part of it).
+	AfterCloudInit bool
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// Script is the shell script that fetches the tree and hands over to
+// ansible/bootstrap-host, under a lock that serialises every run on the host.
+func (b bootstrap) Script() string {
+	tarball := hostTreeDir + "/" + TreeObjectKey
+	var s strings.Builder
+	s.WriteString("set -eu\n")
+	if b.AfterCloudInit {
+		s.WriteString("cloud-init status --wait >/dev/null || true\n")
+	}
+	fmt.Fprintf(&s, "exec 8>%s\nflock 8\n", hostLockFile)
+	fmt.Fprintf(&s, "install -d -m 0700 %s\n", hostTreeDir)
+	fmt.Fprintf(&s, "python3 -c 'import sys, boto3; boto3.client(\"s3\", region_name=sys.argv[1]).download_file(sys.argv[2], sys.argv[3], sys.argv[4])' %s %s %s %s\n",
+		shellQuote(b.Region), shellQuote(b.Bucket), shellQuote(TreeObjectKey), tarball)
+	fmt.Fprintf(&s, "rm -rf %s/%s\ntar -xf %s -C %s --no-same-owner\n", hostTreeDir, ansible.Dir, tarball, hostTreeDir)
+	args := []string{
+		"--region", b.Region, "--tree", tarball,
+		"--vars-parameter", b.VarsParameter, "--admin-parameter", b.AdminParameter,
+		"--inventory-hostname", b.Hostname, "--inventory-hosts-b64", base64.StdEncoding.EncodeToString([]byte(b.Hosts)),
+		"--health-port", strconv.Itoa(SynapseHealthPort),
+		"--setup-tags", SetupTags, "--start-tags", StartTags, "--user-tags", UserTags,
+	}
+	if b.ExpectVarsSHA != "" {
+		args = append(args, "--expect-vars-sha256", b.ExpectVarsSHA, "--expect-tree-sha256", b.ExpectTreeSHA)
+	}
+	fmt.Fprintf(&s, "exec %s/%s/%s", hostTreeDir, ansible.Dir, bootstrapName)
+	for _, a := range args {
+		s.WriteString(" " + shellQuote(a))
+	}
+	s.WriteString("\n")
+	return s.String()
+}
+
+// cloudConfigHA is a new host's user data: its name, the packages, and the
+// bootstrap run.
+func cloudConfigHA(cfg Config, b bootstrap) (string, error) {
+	doc := struct {
+		Hostname       string     `yaml:"hostname"`
+		FQDN           string     `yaml:"fqdn"`
+		ManageEtcHosts bool       `yaml:"manage_etc_hosts"`
+		PackageUpdate  bool       `yaml:"package_update"`
+		Packages       []string   `yaml:"packages"`
+		RunCmd         [][]string `yaml:"runcmd"`
+	}{"matrix", cfg.MatrixHost(), true, true, HostPackages(), [][]string{{"bash", "-c", b.Script()}}}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("user data: %w", err)
+	}
+	s := "#cloud-config\n" + string(out)
+	if len(s) > UserDataLimit {
+		return "", fmt.Errorf("user data: %d bytes, EC2 allows %d", len(s), UserDataLimit)
+	}
+	return s, nil
+}
+
+// parameterTier picks the cheapest SSM tier the value fits: Standard holds
+// 4 KiB, Advanced 8 KiB.
+func parameterTier(value string) (string, error) {
+	switch n := len(value); {
+	case n <= 4096:
+		return "Standard", nil
+	case n <= 8192:
+		return "Advanced", nil
+	default:
+		return "", fmt.Errorf("%d bytes do not fit an SSM parameter (8192 at most)", n)
+	}
+}
+
+func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pulumi.ResourceOption) (*Provisioning, error) {
+	pin, err := ansible.LoadPin()
+	if err != nil {
+		return nil, err
+	}
+	p := &Provisioning{}
+	if err := p.newSecrets(ctx, cfg, opts...); err != nil {
+		return nil, err
+	}
+	hosts, err := inventory.Hosts(inventory.Host{Name: cfg.MatrixHost(), Local: true})
+	if err != nil {
+		return nil, err
+	}
+	p.Rendered.Hosts = pulumi.String(hosts).ToStringOutput()
+	p.Rendered.Vars, p.Rendered.MaskedVars = renderHAVars(cfg, pin, ha, p)
+
+	secure := func(name, role string, value pulumi.StringOutput) (*ssm.Parameter, error) {
+		tier := pulumi.Unsecret(value.ApplyT(parameterTier)).(pulumi.StringOutput)
+		return ssm.NewParameter(ctx, name, &ssm.ParameterArgs{
+			Name:        pulumi.String(parameterPath(ctx) + "/" + name),
+			Description: pulumi.String(role),
+			Type:        pulumi.String("SecureString"),
+			Value:       pulumi.ToSecret(value).(pulumi.StringOutput),
+			Tier:        tier,
+			Tags:        nameTag(ctx, name),
+		}, opts...)
+	}
+	if ha.VarsParameter, err = secure("vars", "vars.yml of the upstream playbook for "+cfg.MatrixHost(), p.Rendered.Vars); err != nil {
+		return nil, err
+	}
+	adminVars := p.AdminPassword.Result.ApplyT(func(pw string) (string, error) {
+		return inventory.ExtraVars(map[string]string{"username": cfg.AdminUser, "password": pw, "admin": "yes"})
+	}).(pulumi.StringOutput)
+	if ha.AdminParameter, err = secure("admin", "extra vars that register @"+cfg.AdminUser+":"+cfg.Domain, adminVars); err != nil {
+		return nil, err
+	}
+	if err := ha.newIdentity(ctx, hs.Facts, opts...); err != nil {
+		return nil, err
+	}
+	base := bootstrap{
+		Region: cfg.Region, VarsParameter: parameterPath(ctx) + "/vars", AdminParameter: parameterPath(ctx) + "/admin",
+		Hostname: cfg.MatrixHost(), Hosts: hosts,
+	}
+	userData := ha.BootBucket.Bucket.ApplyT(func(bucket string) (string, error) {
+		b := base
+		b.Bucket = bucket
+		s, err := cloudConfigHA(cfg, b)
+		if err != nil {
+			return "", err
+		}
+		return base64.StdEncoding.EncodeToString([]byte(s)), nil
+	}).(pulumi.StringOutput)
+	if ha.LaunchTemplate, err = ec2.NewLaunchTemplate(ctx, "host", &ec2.LaunchTemplateArgs{
+		Description:         pulumi.Sprintf("Matrix homeserver host of %s", cfg.MatrixHost()),
+		ImageId:             pulumi.String(hs.Facts.AMI),
+		InstanceType:        pulumi.String(cfg.InstanceType),
+		IamInstanceProfile:  ec2.LaunchTemplateIamInstanceProfileArgs{Arn: ha.Profile.Arn},
+		VpcSecurityGroupIds: pulumi.StringArray{ha.HostGroup.ID()},
+		MetadataOptions: ec2.LaunchTemplateMetadataOptionsArgs{
+			HttpEndpoint: pulumi.String("enabled"),
+			HttpTokens:   pulumi.String("required"),
+			// Two hops: Synapse's S3 storage provider runs in a container
+			// and reads the instance profile's credentials from IMDS.
+			HttpPutResponseHopLimit: pulumi.Int(2),
+		},
+		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{ec2.LaunchTemplateBlockDeviceMappingArgs{
+			DeviceName: pulumi.String(rootDevice),
+			Ebs: ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+				VolumeType:          pulumi.String("gp3"),
+				VolumeSize:          pulumi.Int(cfg.RootVolumeGiB),
+				Encrypted:           pulumi.String("true"),
+				DeleteOnTermination: pulumi.String("true"),
+			},
+		}},
+		UserData:             userData,
+		UpdateDefaultVersion: pulumi.Bool(true),
+		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
+			ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("instance"), Tags: nameTag(ctx, "host")},
+			ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("volume"), Tags: nameTag(ctx, "root")},
+		},
+		Tags: nameTag(ctx, "host"),
+		// As for the single host: a newer Ubuntu image must not replace the
+		// running host; roll deliberately (docs/topologies.md).
+	}, withOpts(opts, pulumi.IgnoreChanges([]string{"imageId"}))...); err != nil {
+		return nil, err
+	}
+	var subnets pulumi.StringArray
+	for _, s := range hs.Network.Subnets {
+		subnets = append(subnets, s.ID())
+	}
+	after := []pulumi.Resource{ha.VarsParameter, ha.AdminParameter, ha.Tree, ha.RolePolicy}
+	for _, l := range ha.Listeners {
+		after = append(after, l) // target groups report health only behind a listener
+	}
+	if ha.Group, err = autoscaling.NewGroup(ctx, "host", &autoscaling.GroupArgs{
+		// One host: the playbook runs one Synapse main process per
+		// database, and two would corrupt it. The group heals, it does not
+		// scale.
+		MinSize:            pulumi.Int(1),
+		MaxSize:            pulumi.Int(1),
+		DesiredCapacity:    pulumi.Int(1),
+		VpcZoneIdentifiers: subnets,
+		LaunchTemplate: autoscaling.GroupLaunchTemplateArgs{
+			Id:      ha.LaunchTemplate.ID(),
+			Version: ha.LaunchTemplate.LatestVersion.ApplyT(func(v int) string { return strconv.Itoa(v) }).(pulumi.StringOutput),
+		},
+		TargetGroupArns:        pulumi.StringArray{ha.WebTarget.Arn, ha.FedTarget.Arn},
+		HealthCheckType:        pulumi.String("ELB"),
+		HealthCheckGracePeriod: pulumi.Int(healthGrace),
+		// pulumi up waits until the host is healthy in the target groups.
+		WaitForElbCapacity:     pulumi.Int(1),
+		WaitForCapacityTimeout: pulumi.String(fmt.Sprintf("%dm", healthGrace/60+5)),
+		// A new launch template version replaces the host: the old one is
+		// terminated before the new one starts, never two at once.
+		InstanceRefresh: autoscaling.GroupInstanceRefreshArgs{
+			Strategy: pulumi.String("Rolling"),
+			Preferences: autoscaling.GroupInstanceRefreshPreferencesArgs{
+				MinHealthyPercentage: pulumi.Int(0),
+				MaxHealthyPercentage: pulumi.Int(100),
+				InstanceWarmup:       pulumi.String(strconv.Itoa(healthGrace)),
+			},
+		},
+		Tags: autoscaling.GroupTagArray{
+			autoscaling.GroupTagArgs{Key: pulumi.String("Name"), Value: pulumi.Sprintf("%s-%s-host", ctx.Project(), ctx.Stack()), PropagateAtLaunch: pulumi.Bool(true)},
+			autoscaling.GroupTagArgs{Key: pulumi.String("Project"), Value: pulumi.String(ctx.Project()), PropagateAtLaunch: pulumi.Bool(true)},
+			autoscaling.GroupTagArgs{Key: pulumi.String("Stack"), Value: pulumi.String(ctx.Stack()), PropagateAtLaunch: pulumi.Bool(true)},
+			autoscaling.GroupTagArgs{Key: pulumi.String("ManagedBy"), Value: pulumi.String("pulumi"), PropagateAtLaunch: pulumi.Bool(true)},
+		},
+	}, withOpts(opts, pulumi.DependsOn(after))...); err != nil {
+		return nil, err
+	}
+	if !cfg.Provision {
+		return p, nil
+	}
+	return p, ha.newApply(ctx, cfg, hs, p, base, opts...)
+}
+
+// newIdentity is the host's role: the inline least-privilege policy plus
+// AmazonSSMManagedInstanceCore, which Run Command and Session Manager need.
+func (ha *HA) newIdentity(ctx *pulumi.Context, facts Facts, opts ...pulumi.ResourceOption) error {
+	var err error
+	if ha.Role, err = iam.NewRole(ctx, "host", &iam.RoleArgs{
+		Description:      pulumi.String("Matrix homeserver host: media bucket, its configuration parameters, SSM"),
+		AssumeRolePolicy: pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+		Tags:             nameTag(ctx, "host"),
+	}, opts...); err != nil {
+		return err
+	}
+	if _, err = iam.NewRolePolicyAttachment(ctx, "host-ssm", &iam.RolePolicyAttachmentArgs{
+		Role:      ha.Role.Name,
+		PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/AmazonSSMManagedInstanceCore", facts.Partition),
+	}, opts...); err != nil {
+		return err
+	}
+	doc := pulumi.All(ha.MediaBucket.Arn, ha.BootBucket.Arn, ha.VarsParameter.Arn, ha.AdminParameter.Arn).ApplyT(func(v []any) (string, error) {
+		return hostPolicy(v[0].(string), v[1].(string)+"/"+TreeObjectKey, v[2].(string), v[3].(string))
+	}).(pulumi.StringOutput)
+	if ha.RolePolicy, err = iam.NewRolePolicy(ctx, "host", &iam.RolePolicyArgs{
+		Role:   ha.Role.Name,
+		Policy: doc,
+	}, opts...); err != nil {
+		return err
+	}
+	ha.Profile, err = iam.NewInstanceProfile(ctx, "host", &iam.InstanceProfileArgs{
+		Role: ha.Role.Name,
+		Tags: nameTag(ctx, "host"),
+	}, opts...)
+	return err
+}
+
+// newApply re-runs the playbook on the running host when its inputs change:
+// an SSM State Manager association of AWS-RunShellScript targeting the
+// group's instances. Its commands carry the hashes of the vars and the
+// tree, so it is updated, and runs again, exactly when one of them
+// changes; pulumi up waits for it to succeed. It needs nothing on the
+// operator's machine. The same association runs on every new instance of
+// the group, where it finds the inputs already applied at boot.
+func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provisioning, base bootstrap, opts ...pulumi.ResourceOption) error {
+	tarball, err := TreeArchive()
+	if err != nil {
+		return err
+	}
+	treeSHA := sha256Hex(tarball)
+	varsSHA := pulumi.Unsecret(p.Rendered.Vars.ApplyT(func(v string) string { return sha256Hex([]byte(v)) })).(pulumi.StringOutput)
+	commands := pulumi.All(ha.BootBucket.Bucket, varsSHA).ApplyT(func(v []any) string {
+		b := base
+		b.Bucket, b.ExpectVarsSHA, b.ExpectTreeSHA, b.AfterCloudInit = v[0].(string), v[1].(string), treeSHA, true
+		return b.Script()
+	}).(pulumi.StringOutput)
+	if ha.Apply, err = ssm.NewAssociation(ctx, "playbook", &ssm.AssociationArgs{
+		Name:            pulumi.String("AWS-RunShellScript"),
+		AssociationName: pulumi.Sprintf("%s-%s-playbook", ctx.Project(), ctx.Stack()),
+		Targets: ssm.AssociationTargetArray{ssm.AssociationTargetArgs{
+			Key:    pulumi.String("tag:aws:autoscaling:groupName"),
+			Values: pulumi.StringArray{ha.Group.Name},
+		}},
+		Parameters: pulumi.StringMap{
+			"commands":         commands,
+			"executionTimeout": pulumi.String(strconv.Itoa(bootstrapTimeout)),
+		},
+		MaxConcurrency:               pulumi.String("1"),
+		MaxErrors:                    pulumi.String("0"),
+		ComplianceSeverity:           pulumi.String("HIGH"),
+		WaitForSuccessTimeoutSeconds: pulumi.Int(bootstrapTimeout),
+		Tags:                         nameTag(ctx, "playbook"),
+	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{ha.Group, ha.VarsParameter, ha.AdminParameter, ha.Tree}))...); err != nil {
+		return err
+	}
+	if !cfg.Verify {
+		return nil
+	}
+	after := []pulumi.Resource{ha.Apply}
+	for _, r := range hs.Records {
+		after = append(after, r)
+	}
+	// The ALB's addresses change, so there is no address to expect: verify
+	// checks that the names resolve, then TLS, federation and a login.
+	ha.Verify, err = newVerify(ctx, cfg, nil, p.AdminPassword.Result, after,
+		contentHash(varsSHA, pulumi.String(treeSHA), p.AdminPassword.Result), opts...)
+	p.Verify = ha.Verify
+	return err
+}
+
+// renderHAVars renders vars.yml for the ha topology, and the same with the
+// secrets masked, which waits only for the database's address and the
+// bucket's name.
+func renderHAVars(cfg Config, pin ansible.Pin, ha *HA, p *Provisioning) (vars, masked pulumi.StringOutput) {
+	settings := inventory.Settings{
+		Domain: cfg.Domain, MigrationVersion: pin.MigrationVersion,
+		IPv6: cfg.IPv6, ServeBaseDomain: cfg.ServeBaseDomain, Element: cfg.Element,
+		Registration: string(cfg.Registration),
+	}
+	haSettings := func(host, bucket string) *inventory.HASettings {
+		return &inventory.HASettings{
+			DatabaseHost: host, DatabaseUser: DatabaseUser, DatabaseName: DatabaseName,
+			MediaBucket: bucket, MediaRegion: cfg.Region, MediaEndpoint: "https://s3." + cfg.Region + ".amazonaws.com",
+			WebPort: TraefikWebPort, FederationPort: TraefikFederationPort, HealthPort: SynapseHealthPort,
+			TrustedCIDR: trustedProxies(cfg).String(),
+		}
+	}
+	vars = pulumi.All(ha.Database.Address, ha.MediaBucket.Bucket, p.GenericSecretKey.Result, p.PostgresPassword.Result, ha.DBPassword.Result).ApplyT(func(v []any) (string, error) {
+		s := settings
+		s.HA = haSettings(v[0].(string), v[1].(string))
+		s.GenericSecretKey, s.PostgresPassword, s.HA.DatabasePassword = v[2].(string), v[3].(string), v[4].(string)
+		rv, err := inventory.NewVars(s)
+		if err != nil {
+			return "", err
+		}
+		return rv.YAML()
+	}).(pulumi.StringOutput)
+	masked = pulumi.All(ha.Database.Address, ha.MediaBucket.Bucket).ApplyT(func(v []any) (string, error) {
+		s := settings
+		s.HA = haSettings(v[0].(string), v[1].(string))
+		rv, err := inventory.MaskedVars(s)
+		if err != nil {
+			return "", err
+		}
+		return rv.YAML()
+	}).(pulumi.StringOutput)
+	return vars, masked
+}
