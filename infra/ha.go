@@ -84,11 +84,13 @@ type HA struct {
 	Tree           *s3.BucketObjectv2
 	VarsParameter  *ssm.Parameter
 	AdminParameter *ssm.Parameter
-	Role           *iam.Role
-	RolePolicy     *iam.RolePolicy
-	Profile        *iam.InstanceProfile
-	LaunchTemplate *ec2.LaunchTemplate
-	Group          *autoscaling.Group
+	// SigningKeyParameter keeps Synapse's signing key across hosts.
+	SigningKeyParameter *ssm.Parameter
+	Role                *iam.Role
+	RolePolicy          *iam.RolePolicy
+	Profile             *iam.InstanceProfile
+	LaunchTemplate      *ec2.LaunchTemplate
+	Group               *autoscaling.Group
 	// Apply re-runs the playbook on the running host when its inputs
 	// change (nil with matrix:provision false).
 	Apply  *ssm.Association

@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 )
@@ -56,15 +57,15 @@ type PolicyStatement struct {
 }
 
 // hostPolicy grants exactly what the host does: media objects in its
-// bucket, the one tree object, the stack's two parameters. The parameters
+// bucket, the one tree object, the stack's parameters. The parameters
 // use the AWS managed key aws/ssm, whose key policy lets the account's
 // principals decrypt through SSM only, so no kms:Decrypt is granted here.
-func hostPolicy(mediaARN, treeARN, varsARN, adminARN string) (string, error) {
+func hostPolicy(mediaARN, treeARN string, parameterARNs ...string) (string, error) {
 	p := HostPolicy{Version: "2012-10-17", Statement: []PolicyStatement{
 		{Sid: "MediaList", Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{mediaARN}},
 		{Sid: "MediaObjects", Effect: "Allow", Action: []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, Resource: []string{mediaARN + "/*"}},
 		{Sid: "AnsibleTree", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: []string{treeARN}},
-		{Sid: "Parameters", Effect: "Allow", Action: []string{"ssm:GetParameter"}, Resource: []string{varsARN, adminARN}},
+		{Sid: "Parameters", Effect: "Allow", Action: []string{"ssm:GetParameter"}, Resource: parameterARNs},
 	}}
 	b, err := json.Marshal(p)
 	if err != nil {
@@ -77,8 +78,8 @@ func hostPolicy(mediaARN, treeARN, varsARN, adminARN string) (string, error) {
 // boot (user data) and on re-runs (the association), which adds what it
 // expects to find so a stale read fails instead of applying old inputs.
 type bootstrap struct {
-	Region, Bucket, VarsParameter, AdminParameter, Hostname, Hosts string
-	ExpectVarsSHA, ExpectTreeSHA                                   string
+	Region, Bucket, VarsParameter, AdminParameter, SigningKeyParameter, Hostname, Hosts string
+	ExpectVarsSHA, ExpectTreeSHA                                                        string
 	// AfterCloudInit waits for first-boot configuration to end first; the
 	// user data itself must not (it is part of it).
 	AfterCloudInit bool
@@ -103,6 +104,7 @@ func (b bootstrap) Script() string {
 	args := []string{
 		"--region", b.Region, "--tree", tarball,
 		"--vars-parameter", b.VarsParameter, "--admin-parameter", b.AdminParameter,
+		"--signing-key-parameter", b.SigningKeyParameter,
 		"--inventory-hostname", b.Hostname, "--inventory-hosts-b64", base64.StdEncoding.EncodeToString([]byte(b.Hosts)),
 		"--health-port", strconv.Itoa(SynapseHealthPort),
 		"--setup-tags", SetupTags, "--start-tags", StartTags, "--user-tags", UserTags,
@@ -189,12 +191,20 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 	if ha.AdminParameter, err = secure("admin", "extra vars that register @"+cfg.AdminUser+":"+cfg.Domain, adminVars); err != nil {
 		return nil, err
 	}
+	signingKey, err := newSigningKey(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if ha.SigningKeyParameter, err = secure("signing-key", "Synapse signing key of "+cfg.Domain+": the server's identity in federation, kept across hosts", signingKey); err != nil {
+		return nil, err
+	}
 	if err := ha.newIdentity(ctx, hs.Facts, opts...); err != nil {
 		return nil, err
 	}
 	base := bootstrap{
 		Region: cfg.Region, VarsParameter: parameterPath(ctx) + "/vars", AdminParameter: parameterPath(ctx) + "/admin",
-		Hostname: cfg.MatrixHost(), Hosts: hosts,
+		SigningKeyParameter: parameterPath(ctx) + "/signing-key",
+		Hostname:            cfg.MatrixHost(), Hosts: hosts,
 	}
 	userData := ha.BootBucket.Bucket.ApplyT(func(bucket string) (string, error) {
 		b := base
@@ -243,7 +253,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 	for _, s := range hs.Network.Subnets {
 		subnets = append(subnets, s.ID())
 	}
-	after := []pulumi.Resource{ha.VarsParameter, ha.AdminParameter, ha.Tree, ha.RolePolicy}
+	after := []pulumi.Resource{ha.VarsParameter, ha.AdminParameter, ha.SigningKeyParameter, ha.Tree, ha.RolePolicy}
 	for _, l := range ha.Listeners {
 		after = append(after, l) // target groups report health only behind a listener
 	}
@@ -307,8 +317,8 @@ func (ha *HA) newIdentity(ctx *pulumi.Context, facts Facts, opts ...pulumi.Resou
 	}, opts...); err != nil {
 		return err
 	}
-	doc := pulumi.All(ha.MediaBucket.Arn, ha.BootBucket.Arn, ha.VarsParameter.Arn, ha.AdminParameter.Arn).ApplyT(func(v []any) (string, error) {
-		return hostPolicy(v[0].(string), v[1].(string)+"/"+TreeObjectKey, v[2].(string), v[3].(string))
+	doc := pulumi.All(ha.MediaBucket.Arn, ha.BootBucket.Arn, ha.VarsParameter.Arn, ha.AdminParameter.Arn, ha.SigningKeyParameter.Arn).ApplyT(func(v []any) (string, error) {
+		return hostPolicy(v[0].(string), v[1].(string)+"/"+TreeObjectKey, v[2].(string), v[3].(string), v[4].(string))
 	}).(pulumi.StringOutput)
 	if ha.RolePolicy, err = iam.NewRolePolicy(ctx, "host", &iam.RolePolicyArgs{
 		Role:   ha.Role.Name,
@@ -358,7 +368,7 @@ func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provi
 		ComplianceSeverity:           pulumi.String("HIGH"),
 		WaitForSuccessTimeoutSeconds: pulumi.Int(bootstrapTimeout),
 		Tags:                         nameTag(ctx, "playbook"),
-	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{ha.Group, ha.VarsParameter, ha.AdminParameter, ha.Tree}))...); err != nil {
+	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{ha.Group, ha.VarsParameter, ha.AdminParameter, ha.SigningKeyParameter, ha.Tree}))...); err != nil {
 		return err
 	}
 	if !cfg.Verify {
@@ -413,4 +423,26 @@ func renderHAVars(cfg Config, pin ansible.Pin, ha *HA, p *Provisioning) (vars, m
 		return rv.YAML()
 	}).(pulumi.StringOutput)
 	return vars, masked
+}
+
+// newSigningKey makes the server's federation signing key once, in
+// Synapse's key file format ("ed25519 <key id> <unpadded base64 seed>").
+// On a single host the key lives on the data volume; an ha host is
+// disposable, so the key is kept with the stack and put in place by
+// bootstrap-host: other servers keep trusting events signed before a host
+// was replaced.
+func newSigningKey(ctx *pulumi.Context, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	seed, err := random.NewRandomBytes(ctx, "signing-key", &random.RandomBytesArgs{Length: pulumi.Int(32)}, opts...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	id, err := random.NewRandomString(ctx, "signing-key-id", &random.RandomStringArgs{
+		Length: pulumi.Int(4), Special: pulumi.Bool(false), Upper: pulumi.Bool(false),
+	}, opts...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return pulumi.ToSecret(pulumi.All(id.Result, seed.Base64).ApplyT(func(v []any) string {
+		return fmt.Sprintf("ed25519 a_%s %s\n", v[0], strings.TrimRight(v[1].(string), "="))
+	})).(pulumi.StringOutput), nil
 }

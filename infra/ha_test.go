@@ -1,12 +1,14 @@
 package infra_test
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -186,7 +188,7 @@ func TestHATopology(t *testing.T) {
 			if get(ver.Inputs, "versioningConfiguration", "status").StringValue() != "Enabled" {
 				t.Error("media bucket not versioned")
 			}
-			for _, name := range []string{"vars", "admin"} {
+			for _, name := range []string{"vars", "admin", "signing-key"} {
 				p := one(t, c, paramType, name)
 				if get(p.Inputs, "type").StringValue() != "SecureString" || get(p.Inputs, "name").StringValue() != "/matrix/test/"+name {
 					t.Errorf("parameter %s: %v", name, p.Inputs)
@@ -294,12 +296,13 @@ func TestHAIAMLeastPrivilege(t *testing.T) {
 	boot := one(t, c, bucketType, "bootstrap").Outputs["arn"].StringValue()
 	vars := one(t, c, paramType, "vars").Outputs["arn"].StringValue()
 	admin := one(t, c, paramType, "admin").Outputs["arn"].StringValue()
+	signing := one(t, c, paramType, "signing-key").Outputs["arn"].StringValue()
 	allowed := map[string][]string{
 		"s3:ListBucket":    {media},
 		"s3:GetObject":     {media + "/*", boot + "/" + infra.TreeObjectKey},
 		"s3:PutObject":     {media + "/*"},
 		"s3:DeleteObject":  {media + "/*"},
-		"ssm:GetParameter": {vars, admin},
+		"ssm:GetParameter": {vars, admin, signing},
 	}
 	granted := map[string][]string{}
 	for _, st := range doc.Statement {
@@ -433,6 +436,7 @@ func TestHAUserData(t *testing.T) {
 	for _, want := range []string{
 		"flock 8", boot, "'" + infra.TreeObjectKey + "'", "/opt/matrix-on-aws/ansible/bootstrap-host",
 		"'--vars-parameter' '/matrix/test/vars'", "'--admin-parameter' '/matrix/test/admin'",
+		"'--signing-key-parameter' '/matrix/test/signing-key'",
 		"'--health-port' '8008'", "'--setup-tags' 'setup-all,ensure-matrix-users-created'", "'--start-tags' 'start'",
 	} {
 		if !strings.Contains(script, want) {
@@ -607,5 +611,29 @@ func TestTopologySwitch(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestHASigningKey: the key Synapse signs with is made once and kept with
+// the stack, in Synapse's key file format, so a replaced host keeps the
+// server's identity in federation.
+func TestHASigningKey(t *testing.T) {
+	res := run(t, false, haConfig())
+	v := get(one(t, res.Cloud, paramType, "signing-key").Inputs, "value")
+	if !v.IsSecret() {
+		t.Fatalf("signing key parameter value is not secret: %v", v)
+	}
+	key := v.SecretValue().Element.StringValue()
+	f := strings.Fields(key)
+	if len(f) != 3 || f[0] != "ed25519" || !regexp.MustCompile(`^a_[a-z0-9]{4}$`).MatchString(f[1]) || !strings.HasSuffix(key, "\n") {
+		t.Fatalf("signing key %q is not in Synapse's format", key)
+	}
+	seed, err := base64.RawStdEncoding.DecodeString(f[2])
+	if err != nil || len(seed) != ed25519.SeedSize {
+		t.Errorf("seed decodes to %d bytes (%v), want an unpadded %d-byte ed25519 seed", len(seed), err, ed25519.SeedSize)
+	}
+	again := run(t, false, haConfig())
+	if get(one(t, again.Cloud, paramType, "signing-key").Inputs, "value").SecretValue().Element.StringValue() != key {
+		t.Error("the signing key is not stable across runs")
 	}
 }

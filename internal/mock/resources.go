@@ -3,6 +3,8 @@ package mock
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"net/netip"
@@ -83,6 +85,14 @@ func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyM
 		return id, resource.NewPropertyMapFromMap(props{"fqdn": str(in, "name")})
 	case "tls:index/privateKey:PrivateKey":
 		return sshKey(h)
+	case "random:index/randomBytes:RandomBytes":
+		raw := []byte(hexID(2*num(in, "length"), typ, name, gen))[:num(in, "length")]
+		return "none", resource.PropertyMap{
+			"base64": resource.MakeSecret(resource.NewStringProperty(base64.StdEncoding.EncodeToString(raw))),
+			"hex":    resource.MakeSecret(resource.NewStringProperty(hex.EncodeToString(raw))),
+		}
+	case "random:index/randomString:RandomString":
+		return "none", resource.PropertyMap{"result": resource.NewStringProperty(strings.ToLower(alnum(h(64), num(in, "length"))))}
 	case "random:index/randomPassword:RandomPassword":
 		secret := resource.MakeSecret(resource.NewStringProperty(alnum(h(64), num(in, "length"))))
 		return "none", resource.PropertyMap{"result": secret, "bcryptHash": resource.MakeSecret(resource.NewStringProperty("$2a$10$" + h(53)))}
