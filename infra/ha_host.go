@@ -368,7 +368,11 @@ func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provi
 		ComplianceSeverity:           pulumi.String("HIGH"),
 		WaitForSuccessTimeoutSeconds: pulumi.Int(bootstrapTimeout),
 		Tags:                         nameTag(ctx, "playbook"),
-	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{ha.Group, ha.VarsParameter, ha.AdminParameter, ha.SigningKeyParameter, ha.Tree}))...); err != nil {
+	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{ha.Group, ha.VarsParameter, ha.AdminParameter, ha.SigningKeyParameter, ha.Tree}),
+		// The provider waits for success only when it creates an
+		// association: new inputs replace it, so pulumi up always waits for
+		// the run, and deleting first keeps two runs from overlapping.
+		pulumi.ReplaceOnChanges([]string{"parameters"}), pulumi.DeleteBeforeReplace(true))...); err != nil {
 		return err
 	}
 	if !cfg.Verify {

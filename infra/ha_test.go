@@ -474,6 +474,11 @@ func TestHAApply(t *testing.T) {
 	if get(a.Inputs, "name").StringValue() != "AWS-RunShellScript" || num(get(a.Inputs, "waitForSuccessTimeoutSeconds")) <= 0 {
 		t.Errorf("association %v", a.Inputs)
 	}
+	// The provider waits for success only on create: new inputs must
+	// replace the association, the old one gone first.
+	if !slices.Contains(a.ReplaceOnChanges, "parameters") || !a.DeleteBeforeReplace {
+		t.Errorf("association replaceOnChanges %v deleteBeforeReplace %v", a.ReplaceOnChanges, a.DeleteBeforeReplace)
+	}
 	commands := get(a.Inputs, "parameters", "commands").StringValue()
 	text, _ := haVars(t, haConfig())
 	sum := sha256.Sum256([]byte(text))

@@ -60,8 +60,9 @@ type Resource struct {
 	RetainOnDelete bool
 	IgnoreChanges  []string
 	DependsOn      []string
-	// DeleteBeforeReplace is the resource option of that name.
+	// DeleteBeforeReplace and ReplaceOnChanges are the resource options.
 	DeleteBeforeReplace bool
+	ReplaceOnChanges    []string
 }
 
 // New returns an account holding the given public zones.
@@ -131,6 +132,7 @@ func (c *Cloud) record(args pulumi.MockResourceArgs, id string, state resource.P
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.DependsOn = rpc.GetDependencies()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		r.ReplaceOnChanges = rpc.GetReplaceOnChanges()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
