@@ -26,9 +26,9 @@ type Homeserver struct {
 	stack string
 }
 
-// NewHomeserver validates nothing: cfg comes from ParseConfig. It looks up
-// the account's facts first, so a missing zone or image stops the run before
-// anything is created, then declares the resources.
+// NewHomeserver declares one homeserver from a configuration ParseConfig
+// has validated. It looks up the account's facts first, so a missing zone
+// or image stops the run before anything is created.
 func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, error) {
 	provider, err := aws.NewProvider(ctx, "aws", &aws.ProviderArgs{
 		Region: pulumi.String(cfg.Region),
@@ -57,30 +57,34 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 		return nil, err
 	}
 	if cfg.Topology == TopologyHA {
-		if hs.HA, err = newHA(ctx, cfg, hs, child); err != nil {
-			return nil, err
-		}
-		if err := ctx.RegisterResourceOutputs(hs, pulumi.Map(hs.Outputs())); err != nil {
-			return nil, fmt.Errorf("homeserver: %w", err)
-		}
-		return hs, nil
+		hs.HA, err = newHA(ctx, cfg, hs, child)
+	} else {
+		err = hs.newSingle(ctx, cfg, facts, child)
 	}
-	if hs.Firewall, err = newFirewall(ctx, cfg, hs.Network, child); err != nil {
-		return nil, err
-	}
-	if hs.Host, err = newHost(ctx, cfg, facts, hs.Network, hs.Firewall, child); err != nil {
-		return nil, err
-	}
-	if hs.Records, err = newRecords(ctx, cfg, facts, hs.Host, child); err != nil {
-		return nil, err
-	}
-	if hs.Provisioning, err = newProvisioning(ctx, cfg, hs, child); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if err := ctx.RegisterResourceOutputs(hs, pulumi.Map(hs.Outputs())); err != nil {
 		return nil, fmt.Errorf("homeserver: %w", err)
 	}
 	return hs, nil
+}
+
+// newSingle declares the single topology: one host behind its own
+// firewall, its DNS records, and the steps that provision it.
+func (hs *Homeserver) newSingle(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulumi.ResourceOption) error {
+	var err error
+	if hs.Firewall, err = newFirewall(ctx, cfg, hs.Network, opts...); err != nil {
+		return err
+	}
+	if hs.Host, err = newHost(ctx, cfg, facts, hs.Network, hs.Firewall, opts...); err != nil {
+		return err
+	}
+	if hs.Records, err = newRecords(ctx, cfg, facts, hs.Host, opts...); err != nil {
+		return err
+	}
+	hs.Provisioning, err = newProvisioning(ctx, cfg, hs, opts...)
+	return err
 }
 
 // Outputs are the stack outputs an operator needs after `pulumi up`.

@@ -54,16 +54,7 @@ func inputs(t *testing.T, c *mock.Cloud, typ, name string) resource.PropertyMap 
 	return nil
 }
 
-func get(m resource.PropertyMap, path ...string) resource.PropertyValue {
-	v := resource.NewObjectProperty(m)
-	for _, p := range path {
-		if !v.IsObject() {
-			return resource.NewNullProperty()
-		}
-		v = v.ObjectValue()[resource.PropertyKey(p)]
-	}
-	return v
-}
+var get = mock.Get
 
 const (
 	ruleType  = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"

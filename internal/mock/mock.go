@@ -204,3 +204,16 @@ func num(m resource.PropertyMap, key string) int {
 	}
 	return 0
 }
+
+// Get walks a property map along path, returning null where it ends early:
+// the one way tests and policies read nested inputs.
+func Get(m resource.PropertyMap, path ...string) resource.PropertyValue {
+	v := resource.NewObjectProperty(m)
+	for _, p := range path {
+		if !v.IsObject() {
+			return resource.NewNullProperty()
+		}
+		v = v.ObjectValue()[resource.PropertyKey(p)]
+	}
+	return v
+}

@@ -64,16 +64,7 @@ func Check(s Stack) []Violation {
 
 func id(r mock.Resource) string { return r.Type + "::" + r.Name }
 
-func get(m resource.PropertyMap, path ...string) resource.PropertyValue {
-	v := resource.NewObjectProperty(m)
-	for _, p := range path {
-		if !v.IsObject() {
-			return resource.NewNullProperty()
-		}
-		v = v.ObjectValue()[resource.PropertyKey(p)]
-	}
-	return v
-}
+var get = mock.Get
 
 func isTrue(v resource.PropertyValue) bool { return v.IsBool() && v.BoolValue() }
 
