@@ -93,7 +93,7 @@ func TestREADMEConfigReference(t *testing.T) {
 // TestCommittedStacksAreValid parses every committed stack file with the
 // program's own validation.
 func TestCommittedStacksAreValid(t *testing.T) {
-	for _, stack := range []string{"dev", "prod"} {
+	for _, stack := range []string{"dev", "prod", "ha"} {
 		cfg, err := stackfile.Load(".", infra.Namespace, stack)
 		if err != nil {
 			t.Fatal(err)

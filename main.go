@@ -14,7 +14,13 @@ func main() {
 		if err != nil {
 			return err
 		}
-		cfg, err := infra.ParseConfig(raw)
+		// Run from the project directory: the stack file says which
+		// playbookVars hold secrets.
+		secret, err := infra.EngineSecretKeys(".", ctx.Stack())
+		if err != nil {
+			return err
+		}
+		cfg, err := infra.ParseConfig(raw, secret...)
 		if err != nil {
 			return err
 		}

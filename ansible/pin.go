@@ -95,7 +95,48 @@ type Pin struct {
 	Commit              string   // UPSTREAM_COMMIT: 40 hex digits
 	MigrationVersion    string   // MIGRATION_VERSION: for matrix_playbook_migration_validated_version
 	AnsibleCoreMin      string   // ANSIBLE_CORE_MIN: lowest ansible-core, e.g. 2.15.1
-	RequiredCollections []string // REQUIRED_COLLECTIONS: e.g. community.general
+	RequiredCollections []string // REQUIRED_COLLECTIONS: e.g. community.general, community.docker>=3.6.0
+}
+
+// CollectionRequirement is one entry of REQUIRED_COLLECTIONS: a collection
+// and, when the playbook needs one, the lowest version it works with.
+type CollectionRequirement struct {
+	Name       string // namespace.name, e.g. community.docker
+	MinVersion string // e.g. 3.6.0; empty when any version will do
+}
+
+// String renders the requirement as written in the pin.
+func (c CollectionRequirement) String() string {
+	if c.MinVersion == "" {
+		return c.Name
+	}
+	return c.Name + ">=" + c.MinVersion
+}
+
+// ParseCollectionRequirement parses one REQUIRED_COLLECTIONS entry:
+// namespace.name, or namespace.name>=X.Y.Z. Only ">=" with a full
+// three-part version: that is what galaxy versions are (semantic
+// versioning), and a floor is all the upstream declares.
+func ParseCollectionRequirement(s string) (CollectionRequirement, error) {
+	m := collectionSpec.FindStringSubmatch(s)
+	if m == nil {
+		return CollectionRequirement{}, fmt.Errorf("%w: REQUIRED_COLLECTIONS: %q is not a namespace.name collection, optionally with >=X.Y.Z", errPinMalformed, s)
+	}
+	return CollectionRequirement{Name: m[1], MinVersion: m[2]}, nil
+}
+
+// Collections returns REQUIRED_COLLECTIONS parsed; the pin was validated
+// by ParsePin, so every entry parses.
+func (p Pin) Collections() []CollectionRequirement {
+	var reqs []CollectionRequirement
+	for _, s := range p.RequiredCollections {
+		c, err := ParseCollectionRequirement(s)
+		if err != nil {
+			panic(fmt.Sprintf("ansible: pin not from ParsePin: %v", err))
+		}
+		reqs = append(reqs, c)
+	}
+	return reqs
 }
 
 // LoadPin parses the embedded upstream.env.
@@ -112,13 +153,14 @@ func LoadPin() (Pin, error) {
 }
 
 var (
-	pinLine         = regexp.MustCompile(`^([A-Z][A-Z0-9_]*)=(.*)$`)
-	pinPlainValue   = regexp.MustCompile(`^[A-Za-z0-9._:/@+=%,-]*$`)
-	pinQuotedValue  = regexp.MustCompile(`^"[A-Za-z0-9._:/@+=%, -]*"$`)
+	pinLine       = regexp.MustCompile(`^([A-Z][A-Z0-9_]*)=(.*)$`)
+	pinPlainValue = regexp.MustCompile(`^[A-Za-z0-9._:/@+=%,-]*$`)
+	// '>' only inside quotes, where a shell reads it literally too.
+	pinQuotedValue  = regexp.MustCompile(`^"[A-Za-z0-9._:/@+=%,> -]*"$`)
 	commitSHA       = regexp.MustCompile(`^[0-9a-f]{40}$`)
 	migrationVer    = regexp.MustCompile(`^v[0-9]{4}\.[0-9]{2}\.[0-9]{2}\.[0-9]+$`)
 	coreVersion     = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?$`)
-	collectionName  = regexp.MustCompile(`^[a-z0-9_]+\.[a-z0-9_]+$`)
+	collectionSpec  = regexp.MustCompile(`^([a-z0-9_]+\.[a-z0-9_]+)(?:>=([0-9]+\.[0-9]+\.[0-9]+))?$`)
 	pinKeys         = []string{"UPSTREAM_REPO", "UPSTREAM_COMMIT", "MIGRATION_VERSION", "ANSIBLE_CORE_MIN", "REQUIRED_COLLECTIONS"}
 	errPinMalformed = errors.New("malformed pin")
 )
@@ -193,10 +235,17 @@ func ParsePin(data []byte) (Pin, error) {
 	if len(p.RequiredCollections) == 0 {
 		errs = append(errs, fmt.Errorf("%w: REQUIRED_COLLECTIONS is empty", errPinMalformed))
 	}
-	for _, c := range p.RequiredCollections {
-		if !collectionName.MatchString(c) {
-			errs = append(errs, fmt.Errorf("%w: REQUIRED_COLLECTIONS: %q is not a namespace.name collection", errPinMalformed, c))
+	seen := make(map[string]bool)
+	for _, s := range p.RequiredCollections {
+		c, err := ParseCollectionRequirement(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
+		if seen[c.Name] {
+			errs = append(errs, fmt.Errorf("%w: REQUIRED_COLLECTIONS: %s listed twice", errPinMalformed, c.Name))
+		}
+		seen[c.Name] = true
 	}
 	if len(errs) > 0 {
 		return Pin{}, errors.Join(errs...)

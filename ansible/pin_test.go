@@ -23,7 +23,7 @@ func TestLoadPin(t *testing.T) {
 		Commit:              "c0681e4bc2d55df19056f3d3a7b997f9e7335890",
 		MigrationVersion:    "v2026.05.18.0",
 		AnsibleCoreMin:      "2.15.1",
-		RequiredCollections: []string{"community.general", "community.docker"},
+		RequiredCollections: []string{"community.general", "community.docker>=3.6.0"},
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("LoadPin() = %+v, want %+v", p, want)
@@ -36,7 +36,7 @@ UPSTREAM_COMMIT=0123456789abcdef0123456789abcdef01234567
 
 MIGRATION_VERSION=v2026.05.18.0
 ANSIBLE_CORE_MIN=2.15
-REQUIRED_COLLECTIONS="a.b c_d.e_f"
+REQUIRED_COLLECTIONS="a.b c_d.e_f>=1.20.3"
 `
 
 func TestParsePinValid(t *testing.T) {
@@ -44,8 +44,11 @@ func TestParsePinValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Repo != "file:///tmp/upstream" || p.AnsibleCoreMin != "2.15" || !slices.Equal(p.RequiredCollections, []string{"a.b", "c_d.e_f"}) {
+	if p.Repo != "file:///tmp/upstream" || p.AnsibleCoreMin != "2.15" || !slices.Equal(p.RequiredCollections, []string{"a.b", "c_d.e_f>=1.20.3"}) {
 		t.Errorf("ParsePin = %+v", p)
+	}
+	if got, want := p.Collections(), []CollectionRequirement{{Name: "a.b"}, {Name: "c_d.e_f", MinVersion: "1.20.3"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Collections() = %+v, want %+v", got, want)
 	}
 	again, err := ParsePin(p.Env())
 	if err != nil {
@@ -68,12 +71,19 @@ var pinErrorCases = []struct {
 	{"upper-case SHA", strings.Replace(validPin, "abcdef0123", "ABCDEF0123", 1), "UPSTREAM_COMMIT"},
 	{"branch instead of SHA", strings.Replace(validPin, "0123456789abcdef0123456789abcdef01234567", "master", 1), "UPSTREAM_COMMIT"},
 	{"shell substitution", strings.Replace(validPin, "file:///tmp/upstream", "$(id)", 1), "characters a pin does not allow"},
-	{"unquoted space", strings.Replace(validPin, `"a.b c_d.e_f"`, "a.b c_d.e_f", 1), "characters a pin does not allow"},
-	{"single quotes", strings.Replace(validPin, `"a.b c_d.e_f"`, "'a.b'", 1), "characters a pin does not allow"},
+	{"unquoted space", strings.Replace(validPin, `"a.b c_d.e_f>=1.20.3"`, "a.b c_d.e_f", 1), "characters a pin does not allow"},
+	{"single quotes", strings.Replace(validPin, `"a.b c_d.e_f>=1.20.3"`, "'a.b'", 1), "characters a pin does not allow"},
 	{"bad migration version", strings.Replace(validPin, "v2026.05.18.0", "2026.05.18", 1), "MIGRATION_VERSION"},
 	{"bad core version", strings.Replace(validPin, "=2.15\n", "=latest\n", 1), "ANSIBLE_CORE_MIN"},
-	{"bad collection", strings.Replace(validPin, `"a.b c_d.e_f"`, `"a.b general"`, 1), "REQUIRED_COLLECTIONS"},
-	{"no collection", strings.Replace(validPin, `"a.b c_d.e_f"`, `""`, 1), "REQUIRED_COLLECTIONS"},
+	{"bad collection", strings.Replace(validPin, `"a.b c_d.e_f>=1.20.3"`, `"a.b general"`, 1), "REQUIRED_COLLECTIONS"},
+	{"collection version unquoted", strings.Replace(validPin, `"a.b c_d.e_f>=1.20.3"`, "c_d.e_f>=1.20.3", 1), "characters a pin does not allow"},
+	{"collection version with two parts", strings.Replace(validPin, ">=1.20.3", ">=1.20", 1), "REQUIRED_COLLECTIONS"},
+	{"collection version not a floor", strings.Replace(validPin, ">=1.20.3", "==1.20.3", 1), "REQUIRED_COLLECTIONS"},
+	{"collection version greater than", strings.Replace(validPin, ">=1.20.3", ">1.20.3", 1), "REQUIRED_COLLECTIONS"},
+	{"collection version with spaces", strings.Replace(validPin, ">=1.20.3", " >= 1.20.3", 1), "REQUIRED_COLLECTIONS"},
+	{"collection version alone", strings.Replace(validPin, "c_d.e_f>=1.20.3", ">=1.20.3", 1), "REQUIRED_COLLECTIONS"},
+	{"collection twice", strings.Replace(validPin, `"a.b c_d.e_f>=1.20.3"`, `"a.b c_d.e_f c_d.e_f>=1.20.3"`, 1), "c_d.e_f listed twice"},
+	{"no collection", strings.Replace(validPin, `"a.b c_d.e_f>=1.20.3"`, `""`, 1), "REQUIRED_COLLECTIONS"},
 	{"empty repo", strings.Replace(validPin, "file:///tmp/upstream", "", 1), "UPSTREAM_REPO"},
 	{"export prefix", strings.Replace(validPin, "UPSTREAM_REPO=", "export UPSTREAM_REPO=", 1), "want KEY=value"},
 	{"spaces around =", strings.Replace(validPin, "ANSIBLE_CORE_MIN=", "ANSIBLE_CORE_MIN = ", 1), "want KEY=value"},

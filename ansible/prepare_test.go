@@ -1,6 +1,7 @@
 package ansible_test
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,20 +23,105 @@ func TestPrepareSyntaxCheck(t *testing.T) {
 	}
 }
 
-// command runs a program the test needs and returns its trimmed output.
+// The prepare tests attach a loop device, read it, and mount and unmount
+// it: root's work. As root (.ci/run) the tools run directly; as another
+// user (GitHub's runner) they run through sudo -n, which must not ask for a
+// password. The playbook itself gets root the way it does on a real host:
+// become, over ssh.
+
+// sbinDirs hold the system tools, often not in a non-root user's PATH
+// (Debian's default PATH for users has no /usr/sbin).
+var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
+
+// lookTool returns the path of a system tool: from PATH, else from sbinDirs.
+func lookTool(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p, nil
+	}
+	for _, dir := range sbinDirs {
+		if p, perr := exec.LookPath(filepath.Join(dir, name)); perr == nil {
+			return p, nil
+		}
+	}
+	return "", err
+}
+
+// requireRootTools fails the test when a tool is missing, or when the test
+// does not run as root and sudo cannot run a program as root without a
+// password.
+func requireRootTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := lookTool(tool); err != nil {
+			t.Fatalf("%s not found: install util-linux, mount and e2fsprogs (apt-get install util-linux mount e2fsprogs)", tool)
+		}
+	}
+	if os.Geteuid() == 0 {
+		return
+	}
+	if out, err := exec.Command("sudo", "-n", "true").CombinedOutput(); err != nil {
+		t.Fatalf("not root, and sudo -n does not run programs as root without a password (%v): %s\n"+
+			"run the tests as root, or as a user with passwordless sudo (NOPASSWD), as GitHub's runners have", err, bytes.TrimSpace(out))
+	}
+}
+
+// rootCommand returns a command running a system tool as root: directly
+// when the test runs as root, through sudo -n otherwise.
+func rootCommand(name string, args ...string) *exec.Cmd {
+	path, err := lookTool(name)
+	if err != nil {
+		path = name // the command fails and says so
+	}
+	if os.Geteuid() == 0 {
+		return exec.Command(path, args...)
+	}
+	return exec.Command("sudo", append([]string{"-n", "--", path}, args...)...)
+}
+
+// command runs a system tool as root (rootCommand) and returns its trimmed
+// output.
 func command(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
+	out, err := rootCommand(name, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
 }
 
+// writeRootFile writes a file readable by all into a directory only root
+// may write to: the root of the mounted filesystem.
+func writeRootFile(t *testing.T, dir, path string, data []byte) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	src, err := os.CreateTemp(dir, "content.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(src.Name())
+	if _, err := src.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	command(t, "install", "-m", "0644", "-T", "--", src.Name(), path)
+}
+
 // mountSource returns the device mounted at dir, "" when none.
 func mountSource(t *testing.T, dir string) string {
 	t.Helper()
-	out, err := exec.Command("findmnt", "--noheadings", "--output", "SOURCE", "--mountpoint", dir).Output()
+	findmnt, err := lookTool("findmnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(findmnt, "--noheadings", "--output", "SOURCE", "--mountpoint", dir).Output()
 	if err != nil {
 		return ""
 	}
@@ -61,11 +147,7 @@ func swapInUse(t *testing.T, file string) bool {
 // directory as the data volume, a mount point and an fstab there too, and
 // a swap file on the volume. The real /etc/fstab is never touched.
 func TestPrepareMountsVolumeAndSwap(t *testing.T) {
-	for _, tool := range []string{"losetup", "mkfs.ext4", "blkid", "findmnt", "mount", "umount", "swapon", "swapoff", "mkswap"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: install util-linux, mount and e2fsprogs (apt-get install util-linux mount e2fsprogs)", tool)
-		}
-	}
+	requireRootTools(t, "losetup", "mkfs.ext4", "blkid", "findmnt", "mount", "umount", "swapon", "swapoff", "mkswap")
 	r := newRig(t)
 	r.writePin(t, "file:///unused", strings.Repeat("ab", 20), testCoreMin, "standin.fixture")
 
@@ -84,16 +166,16 @@ func TestPrepareMountsVolumeAndSwap(t *testing.T) {
 	// registered first).
 	t.Cleanup(func() {
 		if swapInUse(t, swapFile) {
-			if out, err := exec.Command("swapoff", swapFile).CombinedOutput(); err != nil {
+			if out, err := rootCommand("swapoff", swapFile).CombinedOutput(); err != nil {
 				t.Errorf("swapoff %s: %v\n%s", swapFile, err, out)
 			}
 		}
 		if mountSource(t, mountPoint) != "" {
-			if out, err := exec.Command("umount", mountPoint).CombinedOutput(); err != nil {
+			if out, err := rootCommand("umount", mountPoint).CombinedOutput(); err != nil {
 				t.Errorf("umount %s: %v\n%s", mountPoint, err, out)
 			}
 		}
-		if out, err := exec.Command("losetup", "--detach", device).CombinedOutput(); err != nil {
+		if out, err := rootCommand("losetup", "--detach", device).CombinedOutput(); err != nil {
 			t.Errorf("losetup --detach %s: %v\n%s", device, err, out)
 		}
 	})
@@ -155,9 +237,8 @@ func TestPrepareMountsVolumeAndSwap(t *testing.T) {
 	// After a reboot without the mount (here: unmounted by hand), the
 	// volume is mounted again and keeps its data: never reformatted.
 	keep := filepath.Join(mountPoint, "kept")
-	if err := os.WriteFile(keep, []byte("data"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// The filesystem's root belongs to root: written as root.
+	writeRootFile(t, r.dir, keep, []byte("data"))
 	command(t, "swapoff", swapFile)
 	command(t, "umount", mountPoint)
 	if changed := prepare(); changed == 0 {
@@ -214,6 +295,7 @@ func fsSize(t *testing.T, dir string) uint64 {
 // TestPrepareRefusesToHideFiles: files written at the mount point before the
 // volume was mounted would disappear under it; prepare stops instead.
 func TestPrepareRefusesToHideFiles(t *testing.T) {
+	requireRootTools(t, "losetup", "findmnt", "umount")
 	r := newRig(t)
 	r.writePin(t, "file:///unused", strings.Repeat("ab", 20), testCoreMin, "standin.fixture")
 	image := filepath.Join(r.dir, "data.img")
@@ -225,7 +307,7 @@ func TestPrepareRefusesToHideFiles(t *testing.T) {
 	}
 	device := command(t, "losetup", "--find", "--show", image)
 	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "--detach", device).CombinedOutput(); err != nil {
+		if out, err := rootCommand("losetup", "--detach", device).CombinedOutput(); err != nil {
 			t.Errorf("losetup --detach %s: %v\n%s", device, err, out)
 		}
 	})
@@ -248,8 +330,7 @@ func TestPrepareRefusesToHideFiles(t *testing.T) {
 		t.Errorf("the failure does not say why")
 	}
 	if got := mountSource(t, mountPoint); got != "" {
-		umount := exec.Command("umount", mountPoint)
-		_ = umount.Run()
+		_ = rootCommand("umount", mountPoint).Run()
 		t.Errorf("%s got mounted from %s", mountPoint, got)
 	}
 	if _, err := os.Stat(filepath.Join(r.dir, "fstab")); err == nil {

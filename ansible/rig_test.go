@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,10 +69,14 @@ type rig struct {
 	cacheDir    string
 	tmpDir      string // TMPDIR of the wrapper: its temporary directory goes here
 	home        string
-	collections string // ANSIBLE_COLLECTIONS_PATH holding the fixture collection
+	collections string // ANSIBLE_COLLECTIONS_PATH holding the fixture collections (see ansibleShims)
 	knownHosts  string
 	vars        map[string]any
 	secrets     []string // must never show up in output or process arguments
+	runs        int      // runs so far, numbering their strace records
+	// The run starts sudo on this machine (ansible_connection=local with
+	// become): strace must then run as root, see tracedCommandAsRoot.
+	localSudo bool
 }
 
 func newRig(t *testing.T) *rig {
@@ -129,6 +134,44 @@ func (r *rig) writePin(t *testing.T, repo, commit, coreMin string, collections .
 	}
 }
 
+// ansibleShims writes ansible-playbook and ansible-galaxy into a directory
+// for the front of the wrapper's PATH and returns it. They run the real
+// tools with the two settings the rig needs, which the wrapper would not
+// pass on from its own environment (it passes no ANSIBLE_* variable of its
+// caller): the fixture collections (ANSIBLE_COLLECTIONS_PATH), and become
+// even from a user to the same user (ANSIBLE_BECOME_ALLOW_SAME_USER). The
+// tests log in as the user running them, root on CI, and become root:
+// ansible skips become for the same user unless told not to, while on a
+// real host (ubuntu -> root) become always goes through sudo. They stand for
+// an operator's installation of Ansible, which the wrapper takes from PATH.
+func (r *rig) ansibleShims(t *testing.T) string {
+	t.Helper()
+	bin := r.shimDir()
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range []string{"ansible-playbook", "ansible-galaxy"} {
+		real, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := fmt.Sprintf("#!/bin/sh\nANSIBLE_COLLECTIONS_PATH=%s ANSIBLE_BECOME_ALLOW_SAME_USER=True exec %s \"$@\"\n",
+			shellQuote(r.collections), shellQuote(real))
+		if err := os.WriteFile(filepath.Join(bin, tool), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin
+}
+
+func (r *rig) shimDir() string {
+	return filepath.Join(r.dir, "ansible-bin")
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // hosts renders inventory/hosts the way the upstream documents it.
 func (r *rig) hosts() string {
 	return fmt.Sprintf("[matrix_servers]\n%s ansible_host=%s ansible_port=%d ansible_ssh_user=%s ansible_become=true ansible_become_user=root ansible_python_interpreter=/usr/bin/python3\n",
@@ -146,24 +189,26 @@ func (r *rig) varsYAML(t *testing.T) string {
 
 // result is what one run of the wrapper did.
 type result struct {
-	code     int
-	output   string
-	leaks    []string // processes that had a secret in their arguments or environment
-	sawRun   bool     // the watcher saw ansible-playbook running
-	tmpDirs  []string // temporary directories of the wrapper seen while it ran
-	sockDirs []string // its directories for ssh control sockets, seen in its ssh commands
-	badPerms []string // files in them readable by others than the owner
+	code       int
+	output     string
+	leaks      []string // programs started with a secret in their arguments or environment
+	foreignEnv []string // variables ansible was started with that the wrapper does not set
+	sawRun     bool     // ansible-playbook was started
+	tmpDirs    []string // temporary directories of the wrapper seen while it ran
+	sockDirs   []string // its directories for ssh control sockets, seen in its ssh commands
+	badPerms   []string // files in them readable by others than the owner
 }
 
 // run runs the wrapper with the rig's inputs in its environment, plus env
-// (which may override them), watching all processes while it runs.
+// (which may override them), recording every program it starts.
 func (r *rig) run(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	return r.runDuring(t, env, nil, args...)
 }
 
-// runDuring is run, calling during (when not nil) while the wrapper runs.
-func (r *rig) runDuring(t *testing.T, env map[string]string, during func(*exec.Cmd), args ...string) result {
+// runDuring is run, calling during (when not nil) with the wrapper's pid
+// while the wrapper runs.
+func (r *rig) runDuring(t *testing.T, env map[string]string, during func(pid int), args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
@@ -180,23 +225,33 @@ func (r *rig) runDuring(t *testing.T, env map[string]string, during func(*exec.C
 	for k, v := range env {
 		inputs[k] = v
 	}
-	cmd := exec.CommandContext(ctx, wrapper, args...)
-	path := os.Getenv("PATH")
+	if err := os.MkdirAll(r.traceDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r.runs++
+	traceFile := filepath.Join(r.traceDir(), fmt.Sprintf("run-%d.strace", r.runs))
+	path := r.ansibleShims(t) + string(os.PathListSeparator) + os.Getenv("PATH")
 	if p, ok := env["PATH"]; ok {
 		path = p
 		delete(inputs, "PATH")
 	}
-	cmd.Env = []string{
+	base := []string{
 		"PATH=" + path,
 		"HOME=" + r.home,
 		"LC_ALL=C.UTF-8",
 		"TMPDIR=" + r.tmpDir,
-		"ANSIBLE_COLLECTIONS_PATH=" + r.collections,
-		// The tests log in as the user running them, root on CI, and become
-		// root: ansible skips become for the same user unless told not to.
-		// On a real host (ubuntu -> root) become always goes through sudo.
-		"ANSIBLE_BECOME_ALLOW_SAME_USER=True",
 	}
+	var cmd *exec.Cmd
+	var err error
+	if r.localSudo && os.Geteuid() != 0 {
+		cmd, err = tracedCommandAsRoot(ctx, traceFile, base, wrapper, args...)
+	} else {
+		cmd, err = tracedCommand(ctx, traceFile, wrapper, args...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = base
 	for k, v := range inputs {
 		if v != "" {
 			cmd.Env = append(cmd.Env, k+"="+v)
@@ -209,13 +264,15 @@ func (r *rig) runDuring(t *testing.T, env map[string]string, during func(*exec.C
 		t.Fatalf("start %s: %v", wrapper, err)
 	}
 
+	// The temporary directory is sampled while the wrapper runs, for the
+	// permissions of its files (removed at the end of the run).
 	var res result
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		w := watcher{secrets: r.secrets, wrapper: wrapper, wrapperPID: cmd.Process.Pid, tmpDir: r.tmpDir, self: os.Getpid(), seen: make(map[string]bool)}
+		w := tmpWatcher{tmpDir: r.tmpDir, seen: make(map[string]bool)}
 		for {
 			w.scan(&res)
 			select {
@@ -226,9 +283,14 @@ func (r *rig) runDuring(t *testing.T, env map[string]string, during func(*exec.C
 		}
 	}()
 	if during != nil {
-		during(cmd)
+		pid, err := tracedChild(cmd.Process.Pid, wrapper)
+		if err != nil {
+			t.Errorf("the wrapper's process: %v", err)
+		} else {
+			during(pid)
+		}
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	close(stop)
 	wg.Wait()
 
@@ -244,72 +306,86 @@ func (r *rig) runDuring(t *testing.T, env map[string]string, during func(*exec.C
 	if ctx.Err() != nil {
 		t.Fatalf("%s %s did not finish within %v:\n%s", wrapper, strings.Join(args, " "), runTimeout, res.output)
 	}
-	t.Logf("run-playbook %s -> %d\n%s", strings.Join(args, " "), res.code, res.output)
+	calls, err := readTrace(traceFile)
+	if err != nil {
+		t.Fatalf("strace record of the run: %v", err)
+	}
+	if len(calls) == 0 {
+		t.Fatalf("strace recorded no program in %s", traceFile)
+	}
+	r.inspect(&res, wrapper, calls)
+	t.Logf("run-playbook %s -> %d (%d programs started)\n%s", strings.Join(args, " "), res.code, len(calls), res.output)
 	return res
 }
 
-// watcher looks at every process for the secrets, and at the wrapper's
-// temporary directory.
-type watcher struct {
-	secrets    []string
-	wrapper    string
-	wrapperPID int // the wrapper's process (first /usr/bin/env, then bash)
-	tmpDir     string
-	self       int
-	seen       map[string]bool
+// traceDir holds the strace records of the runs. They hold the secrets (the
+// wrapper's own environment): tests looking for secrets in files skip it.
+func (r *rig) traceDir() string {
+	return filepath.Join(r.dir, "traces")
 }
 
-func (w *watcher) scan(res *result) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == w.self {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue // gone already
-		}
-		args := strings.ReplaceAll(string(cmdline), "\x00", " ")
-		if strings.Contains(args, "ansible-playbook") {
+// wrapperEnv are the variables the wrapper gives ansible-playbook and
+// ansible-galaxy: its allow-list, the ANSIBLE_* settings it sets itself,
+// and what bash adds to every environment.
+var wrapperEnv = regexp.MustCompile(`^(PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TERM|TMPDIR|SSH_AUTH_SOCK|(http|https|no|all)_proxy|(HTTP|HTTPS|NO|ALL)_PROXY|SSL_CERT_FILE|SSL_CERT_DIR|ANSIBLE_(CONFIG|ROLES_PATH|HOST_KEY_CHECKING|SSH_CONTROL_PATH_DIR|SSH_ARGS)|PWD|OLDPWD|SHLVL|_)$`)
+
+// inspect goes through every program the run started.
+func (r *rig) inspect(res *result, wrapper string, calls []execCall) {
+	shims := r.shimDir()
+	seen := make(map[string]bool)
+	for _, c := range calls {
+		args := strings.Join(c.argv, " ")
+		if filepath.Base(c.path) == "ansible-playbook" {
 			res.sawRun = true
 		}
 		// The ssh processes of this run name its known_hosts file (in its
 		// temporary directory under the rig's TMPDIR) and its control
 		// socket directory.
-		if strings.Contains(args, w.tmpDir) {
+		if strings.Contains(args, r.tmpDir) {
 			for _, d := range controlDir.FindAllString(args, -1) {
-				if !w.seen[d] {
-					w.seen[d] = true
+				if !seen[d] {
+					seen[d] = true
 					res.sockDirs = append(res.sockDirs, d)
 				}
 			}
 		}
-		for _, s := range w.secrets {
-			if strings.Contains(args, s) {
-				res.leaks = append(res.leaks, fmt.Sprintf("pid %d arguments: %.200s", pid, args))
+		for _, s := range r.secrets {
+			if strings.Contains(c.path, s) || strings.Contains(args, s) {
+				res.leaks = append(res.leaks, fmt.Sprintf("pid %d arguments: %.300s", c.pid, args))
 			}
 		}
-		// The wrapper itself (and its forks, which share its arguments) was
-		// started with the secrets in its environment; nothing else may have
-		// them there. A fork that is exec'ing shows empty arguments for a
-		// moment; the executable is read before the environment because exec
-		// replaces the environment no later than the executable.
-		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if pid == w.wrapperPID || filepath.Base(exe) == "bash" && (strings.Contains(args, w.wrapper) || args == "") {
+		// The wrapper was started with the secrets in its environment: the
+		// execve of the script (through its #! line, /usr/bin/env), and
+		// env's of bash on it (trying each PATH directory), all in the
+		// first process. Nothing else may have them there.
+		if c.pid == calls[0].pid && (c.path == wrapper || slices.Contains(c.argv, wrapper)) {
 			continue
 		}
-		environ, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
+		env := strings.Join(c.env, "\n")
+		for _, s := range r.secrets {
+			if strings.Contains(env, s) {
+				res.leaks = append(res.leaks, fmt.Sprintf("pid %d environment: %.300s", c.pid, args))
+			}
 		}
-		for _, s := range w.secrets {
-			if bytes.Contains(environ, []byte(s)) {
-				res.leaks = append(res.leaks, fmt.Sprintf("pid %d environment: %.200s", pid, args))
+		// What the wrapper starts ansible with.
+		if base := filepath.Base(c.path); filepath.Dir(c.path) == shims && (base == "ansible-playbook" || base == "ansible-galaxy") {
+			for _, kv := range c.env {
+				name, _, _ := strings.Cut(kv, "=")
+				if !wrapperEnv.MatchString(name) {
+					res.foreignEnv = append(res.foreignEnv, fmt.Sprintf("%s: %s", filepath.Base(c.path), name))
+				}
 			}
 		}
 	}
+}
 
+// tmpWatcher looks at the wrapper's temporary directory while it runs.
+type tmpWatcher struct {
+	tmpDir string
+	seen   map[string]bool
+}
+
+func (w *tmpWatcher) scan(res *result) {
 	dirs, _ := filepath.Glob(filepath.Join(w.tmpDir, "matrix-ansible.*"))
 	for _, d := range dirs {
 		if !w.seen[d] {
@@ -336,12 +412,16 @@ func (w *watcher) scan(res *result) {
 	}
 }
 
-// checkClean fails the test when the run leaked a secret or left its
-// temporary directory behind.
+// checkClean fails the test when the run leaked a secret, started Ansible
+// with a variable the wrapper does not set, or left its temporary directory
+// behind.
 func (r *rig) checkClean(t *testing.T, res result) {
 	t.Helper()
 	for _, l := range res.leaks {
 		t.Errorf("secret visible in a process: %s", l)
+	}
+	for _, v := range res.foreignEnv {
+		t.Errorf("started with a variable of the caller's environment: %s", v)
 	}
 	for _, s := range r.secrets {
 		if strings.Contains(res.output, s) {

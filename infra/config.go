@@ -2,6 +2,7 @@ package infra
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -10,8 +11,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/matrix-on-aws/homeserver/internal/stackfile"
+	"github.com/matrix-on-aws/homeserver/internal/upstream"
 	"golang.org/x/crypto/ssh"
 )
+
+// decodeList decodes a JSON array of strings, which is how Pulumi stores a
+// YAML list from the stack file.
+func decodeList(v string) ([]string, error) {
+	var items []string
+	err := json.Unmarshal([]byte(v), &items)
+	return items, err
+}
 
 // Registration says who may create accounts on the homeserver.
 type Registration string
@@ -49,7 +60,9 @@ type Config struct {
 	Element               bool
 	TURN                  bool
 	Registration          Registration
-	ExtraSubdomains       []string
+	PlaybookVars          PlaybookVars
+	ServedHosts           []ServedHost
+	PortServices          []string // switches of the port table's services that are on
 	DNSTTL                int
 	VPCCIDR               netip.Prefix
 	Protect               bool
@@ -68,8 +81,16 @@ type Config struct {
 // the same name from matrix_domain.
 func (c Config) MatrixHost() string { return "matrix." + c.Domain }
 
-// ElementHost is where the playbook serves Element Web.
-func (c Config) ElementHost() string { return "element." + c.Domain }
+// ElementHost is where the playbook serves Element Web ("" when it does
+// not): matrix_server_fqn_element, which matrix:playbookVars may move.
+func (c Config) ElementHost() string {
+	for _, s := range c.ServedHosts {
+		if s.Service == "element" {
+			return s.Host
+		}
+	}
+	return ""
+}
 
 // EngineConfig returns the stack's configuration as the Pulumi engine hands
 // it to the program (JSON in PULUMI_CONFIG). The SDK offers no way to list
@@ -84,11 +105,42 @@ func EngineConfig() (map[string]string, error) {
 	return raw, nil
 }
 
+// EngineSecretKeys returns the keys the engine marks secret
+// (PULUMI_CONFIG_SECRET_KEYS). The engine marks a whole object secret when
+// any value inside it is, so for matrix:playbookVars the stack file in dir
+// is read to find which variables hold the secure values; when it cannot
+// be read, every variable in the object counts as secret.
+func EngineSecretKeys(dir, stack string) ([]string, error) {
+	var keys []string
+	if s := os.Getenv("PULUMI_CONFIG_SECRET_KEYS"); s != "" {
+		if err := json.Unmarshal([]byte(s), &keys); err != nil {
+			return nil, fmt.Errorf("config: reading PULUMI_CONFIG_SECRET_KEYS: %w", err)
+		}
+	}
+	if !slices.Contains(keys, qualified(playbookVarsKey)) {
+		return keys, nil
+	}
+	if sf, err := stackfile.Load(dir, Namespace, stack); err == nil {
+		for _, p := range sf.SecretPaths {
+			if strings.HasPrefix(p, qualified(playbookVarsKey)+".") {
+				keys = append(keys, p)
+			}
+		}
+	}
+	return keys, nil
+}
+
 // ParseConfig validates raw config values (as Pulumi stores them: strings,
-// with lists as JSON) and returns every problem at once.
-func ParseConfig(raw map[string]string) (Config, error) {
+// with lists and objects as JSON) and returns every problem at once.
+// secretKeys are the keys, or paths inside them, that hold Pulumi secrets
+// ("matrix:playbookVars" or "matrix:playbookVars.<name>").
+func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
+	facts, err := upstream.Load()
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
 	r := reader{raw: raw}
-	r.rejectUnknown()
+	r.rejectUnknown(removedKeyFixes(facts, raw))
 	c := Config{
 		Region:                r.region(),
 		Domain:                r.domain(),
@@ -123,7 +175,16 @@ func ParseConfig(raw map[string]string) (Config, error) {
 	} else {
 		c.SSHAllowedCIDRs = r.sshCIDRs(c.AllowSSHFromAnywhere, c.IPv6)
 	}
-	c.ExtraSubdomains = r.extraSubdomains()
+	c.PlaybookVars = r.playbookVars(facts, secretKeys)
+	r.enableProblems(c.PlaybookVars)
+	if c.Domain != "" {
+		c.ServedHosts = r.servedHosts(c, facts)
+	}
+	c.PortServices = r.portServices(c, facts)
+	if c.Topology == TopologyHA {
+		r.haServiceChecks(c)
+		r.certificateNames(c)
+	}
 	if err := r.problems.err(); err != nil {
 		return Config{}, err
 	}
@@ -156,7 +217,7 @@ func (r *reader) value(name string) (string, bool) {
 	switch d := k.Default.(type) {
 	case nil:
 		return "", false
-	case []string:
+	case []string, map[string]any:
 		b, _ := json.Marshal(d)
 		return string(b), true
 	default:
@@ -164,7 +225,7 @@ func (r *reader) value(name string) (string, bool) {
 	}
 }
 
-func (r *reader) rejectUnknown() {
+func (r *reader) rejectUnknown(removed map[string]string) {
 	var names []string
 	for _, k := range Keys() {
 		names = append(names, k.Name)
@@ -178,6 +239,10 @@ func (r *reader) rejectUnknown() {
 	}
 	slices.Sort(unknown)
 	for _, name := range unknown {
+		if fix, ok := removed[name]; ok {
+			r.add(name, "%s", fix)
+			continue
+		}
 		if guess := closest(name, names); guess != "" {
 			r.add(name, "unknown key; did you mean %s? (pulumi config rm %s, then set %s)", qualified(guess), qualified(name), qualified(guess))
 			continue
@@ -199,6 +264,9 @@ func (r *reader) integer(name string, lo, hi int, why string) int {
 	v, _ := r.value(name)
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	switch {
+	case errors.Is(err, strconv.ErrRange):
+		// A whole number, only too long for an int.
+		r.add(name, "%s is out of range; %s", strings.TrimSpace(v), why)
 	case err != nil:
 		r.add(name, "%q is not a whole number; use a number from %d to %d", v, lo, hi)
 	case n < lo || n > hi:
@@ -214,8 +282,8 @@ func (r *reader) list(name, example string) ([]string, bool) {
 	if !ok {
 		return nil, false
 	}
-	var items []string
-	if err := json.Unmarshal([]byte(v), &items); err != nil {
+	items, err := decodeList(v)
+	if err != nil {
 		r.add(name, "must be a list of strings, e.g. %s (pulumi config set --path '%s[0]' ...)", example, qualified(name))
 		return nil, false
 	}
@@ -224,6 +292,27 @@ func (r *reader) list(name, example string) ([]string, bool) {
 
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
 
+// awsRegions are the regions of the partitions the homeserver can run in,
+// as AWS lists them in "AWS Regions" (https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html)
+// and the SDKs' partitions.json (aws-sdk-go-v2, internal/endpoints/awsrulesfn):
+// the commercial partition, China and GovCloud. The isolated partitions
+// (aws-iso*) are left out: they have no internet to federate with. A name
+// outside the list fails in AWS anyway, but late and obscurely: the
+// provider skips region validation, and every call then dies resolving
+// ec2.<region>.amazonaws.com. When AWS opens a region, add it here.
+var awsRegions = []string{
+	"af-south-1",
+	"ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+	"ap-south-1", "ap-south-2",
+	"ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+	"ca-central-1", "ca-west-1",
+	"eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+	"il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1",
+	"us-east-1", "us-east-2", "us-west-1", "us-west-2",
+	"cn-north-1", "cn-northwest-1",
+	"us-gov-east-1", "us-gov-west-1",
+}
+
 func (r *reader) region() string {
 	v := strings.TrimSpace(r.raw["aws:region"])
 	switch {
@@ -231,6 +320,12 @@ func (r *reader) region() string {
 		r.problems.add("aws:region", "required; set the AWS region to deploy into, e.g. pulumi config set aws:region eu-central-1")
 	case !regionPattern.MatchString(v):
 		r.problems.add("aws:region", "%q is not an AWS region name such as eu-central-1", v)
+	case !slices.Contains(awsRegions, v):
+		if guess := closest(v, awsRegions); guess != "" {
+			r.problems.add("aws:region", "%q is not an AWS region; did you mean %s? (aws ec2 describe-regions --all-regions lists them)", v, guess)
+		} else {
+			r.problems.add("aws:region", "%q is not an AWS region; use one such as eu-central-1 (aws ec2 describe-regions --all-regions lists them)", v)
+		}
 	}
 	return v
 }
@@ -254,6 +349,8 @@ func (r *reader) domain() string {
 // domainProblem explains why d cannot be a Matrix server name, or returns "".
 func domainProblem(d string) string {
 	switch {
+	case isIPLiteral(d):
+		return "is an IP address; use a domain name, whose Route 53 zone the stack can publish records in"
 	case strings.Contains(d, "://"):
 		return "must be a bare domain without a scheme; drop the http(s)://"
 	case strings.Contains(d, "/"):
@@ -284,6 +381,17 @@ func domainProblem(d string) string {
 	return ""
 }
 
+// isIPLiteral says whether s is an IPv6 (or IPv4) address, bracketed or
+// not, with or without a port: IPv6 addresses contain colons, which would
+// otherwise read as a port.
+func isIPLiteral(s string) bool {
+	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return strings.Contains(s, ":")
+	}
+	_, err := netip.ParseAddrPort(s)
+	return err == nil
+}
+
 var zoneIDPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,32}$`)
 
 func (r *reader) hostedZoneID() string {
@@ -306,8 +414,9 @@ func (r *reader) sshCIDRs(anywhereAllowed, ipv6 bool) []netip.Prefix {
 		return nil
 	}
 	var out []netip.Prefix
+	written := map[netip.Prefix]string{} // how the operator wrote each source
 	for _, item := range items {
-		p, msg := parseSSHCIDR(item, anywhereAllowed, ipv6)
+		p, msg := parseSSHCIDR(item, ipv6)
 		if msg != "" {
 			r.add("sshAllowedCidrs", "%q %s", item, msg)
 			continue
@@ -316,12 +425,25 @@ func (r *reader) sshCIDRs(anywhereAllowed, ipv6 bool) []netip.Prefix {
 			r.add("sshAllowedCidrs", "%q is listed twice; remove the duplicate", item)
 			continue
 		}
-		out = append(out, p)
+		out, written[p] = append(out, p), item
+	}
+	// The policy rule ssh-not-from-anywhere applies the same check to the
+	// rules the program declares.
+	problems := CheckSSHSources(out, anywhereAllowed)
+	for _, p := range problems {
+		if p.Prefix.IsValid() {
+			r.add("sshAllowedCidrs", "%q %s", written[p.Prefix], p.Message)
+		} else {
+			r.add("sshAllowedCidrs", "%s", p.Message)
+		}
+	}
+	if len(problems) > 0 {
+		return nil
 	}
 	return out
 }
 
-func parseSSHCIDR(s string, anywhereAllowed, ipv6 bool) (netip.Prefix, string) {
+func parseSSHCIDR(s string, ipv6 bool) (netip.Prefix, string) {
 	p, err := netip.ParsePrefix(strings.TrimSpace(s))
 	if err != nil {
 		if a, aerr := netip.ParseAddr(strings.TrimSpace(s)); aerr == nil {
@@ -331,9 +453,6 @@ func parseSSHCIDR(s string, anywhereAllowed, ipv6 bool) (netip.Prefix, string) {
 	}
 	if p != p.Masked() {
 		return netip.Prefix{}, fmt.Sprintf("has host bits set; write %s", p.Masked())
-	}
-	if p.Bits() == 0 && !anywhereAllowed {
-		return netip.Prefix{}, "opens SSH to the whole internet; list your own addresses instead, or set matrix:allowSshFromAnywhere true if you really mean it"
 	}
 	if p.Addr().Is6() && !ipv6 {
 		return netip.Prefix{}, "is IPv6 but matrix:ipv6 is false, so the host has no IPv6 address; remove it or enable matrix:ipv6"
@@ -377,31 +496,6 @@ func (r *reader) registration() Registration {
 	}
 	r.add("registration", "%q is not a registration mode; use closed (default), token or open", v)
 	return ""
-}
-
-// reservedLabels are names the program already creates for itself.
-var reservedLabels = []string{"matrix", "element"}
-
-func (r *reader) extraSubdomains() []string {
-	items, ok := r.list("extraSubdomains", `["ntfy", "etherpad"]`)
-	if !ok {
-		return nil
-	}
-	var out []string
-	for _, item := range items {
-		l := strings.ToLower(strings.TrimSpace(item))
-		switch {
-		case !labelPattern.MatchString(l):
-			r.add("extraSubdomains", "%q is not a single DNS label; give just the label (ntfy, not ntfy.example.org)", item)
-		case slices.Contains(reservedLabels, l):
-			r.add("extraSubdomains", "%q is created by the program already; remove it", item)
-		case slices.Contains(out, l):
-			r.add("extraSubdomains", "%q is listed twice; remove the duplicate", item)
-		default:
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 func (r *reader) vpcCIDR() netip.Prefix {

@@ -56,6 +56,8 @@ func TestDefaults(t *testing.T) {
 		VPCCIDR:   netip.MustParsePrefix("10.42.0.0/16"),
 		Provision: true, AdminUser: "admin", Verify: true,
 		Topology: TopologySingle, DBInstanceClass: "db.t4g.micro", DBAllocatedGiB: 20, DBBackupRetentionDays: 7,
+		PlaybookVars: PlaybookVars{Values: map[string]any{}, Secret: map[string]bool{}},
+		ServedHosts:  []ServedHost{{Service: "element", Host: "element.example.org"}},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -67,7 +69,6 @@ func TestNormalisation(t *testing.T) {
 		"matrix:domain", " Example.ORG. ",
 		"matrix:instanceType", "T4G.Small",
 		"matrix:registration", "Token",
-		"matrix:extraSubdomains", `["NTFY"," etherpad "]`,
 		"matrix:hostedZoneId", "/hostedzone/Z0123456789ABC",
 	))
 	if err != nil {
@@ -81,9 +82,6 @@ func TestNormalisation(t *testing.T) {
 	}
 	if cfg.Registration != RegistrationToken {
 		t.Errorf("registration = %q", cfg.Registration)
-	}
-	if !reflect.DeepEqual(cfg.ExtraSubdomains, []string{"ntfy", "etherpad"}) {
-		t.Errorf("extraSubdomains = %q", cfg.ExtraSubdomains)
 	}
 	if cfg.HostedZoneID != "Z0123456789ABC" {
 		t.Errorf("hostedZoneId = %q", cfg.HostedZoneID)
@@ -100,6 +98,8 @@ func TestRejections(t *testing.T) {
 	}{
 		{"no region", with("aws:region", "<unset>"), "aws:region: required; set the AWS region to deploy into, e.g. pulumi config set aws:region eu-central-1"},
 		{"bad region", with("aws:region", "Frankfurt"), `aws:region: "Frankfurt" is not an AWS region name such as eu-central-1`},
+		{"unknown region", with("aws:region", "xx-nowhere-9"), `aws:region: "xx-nowhere-9" is not an AWS region; use one such as eu-central-1 (aws ec2 describe-regions --all-regions lists them)`},
+		{"region typo", with("aws:region", "eu-centrl-1"), `aws:region: "eu-centrl-1" is not an AWS region; did you mean eu-central-1? (aws ec2 describe-regions --all-regions lists them)`},
 		{"no domain", with("matrix:domain", "<unset>"), "matrix:domain: required; set the base domain users will have in their IDs, e.g. pulumi config set matrix:domain example.org"},
 		{"matrix prefix", with("matrix:domain", "matrix.example.org"), `matrix:domain: "matrix.example.org" must be the base domain, not the matrix. host: user IDs would become @alice:matrix.example.org; set example.org and the program creates matrix.example.org`},
 		{"scheme", with("matrix:domain", "https://example.org"), `matrix:domain: "https://example.org" must be a bare domain without a scheme; drop the http(s)://`},
@@ -111,6 +111,8 @@ func TestRejections(t *testing.T) {
 		{"underscore", with("matrix:domain", "my_site.org"), `matrix:domain: "my_site.org" has an invalid label "my_site"; labels are 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen`},
 		{"empty label", with("matrix:domain", "example..org"), `matrix:domain: "example..org" has an invalid label ""; labels are 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen`},
 		{"ip address", with("matrix:domain", "192.0.2.1"), `matrix:domain: "192.0.2.1" is an IP address or ends in a numeric label; use a domain name`},
+		{"ipv6 address", with("matrix:domain", "2001:db8::1"), `matrix:domain: "2001:db8::1" is an IP address; use a domain name, whose Route 53 zone the stack can publish records in`},
+		{"bracketed ipv6 with port", with("matrix:domain", "[2001:db8::1]:8448"), `matrix:domain: "[2001:db8::1]:8448" is an IP address; use a domain name, whose Route 53 zone the stack can publish records in`},
 		{"too long", with("matrix:domain", strings.Repeat("a.", 124)+"org"), `matrix:domain: "` + strings.Repeat("a.", 124) + `org" is too long; element.<domain> must fit in 253 characters`},
 		{"zone id", with("matrix:hostedZoneId", "example.org"), `matrix:hostedZoneId: "example.org" is not a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ; remove the key to look the zone up from matrix:domain`},
 		{"no ssh cidrs", with("matrix:sshAllowedCidrs", "<unset>"), `matrix:sshAllowedCidrs: required; list the addresses that may reach SSH, at least the machine that runs pulumi up (Ansible connects over SSH), e.g. pulumi config set --path 'matrix:sshAllowedCidrs[0]' 203.0.113.7/32`},
@@ -121,6 +123,18 @@ func TestRejections(t *testing.T) {
 		{"ssh host bits", with("matrix:sshAllowedCidrs", `["203.0.113.7/24"]`), `matrix:sshAllowedCidrs: "203.0.113.7/24" has host bits set; write 203.0.113.0/24`},
 		{"ssh anywhere v4", with("matrix:sshAllowedCidrs", `["0.0.0.0/0"]`), `matrix:sshAllowedCidrs: "0.0.0.0/0" opens SSH to the whole internet; list your own addresses instead, or set matrix:allowSshFromAnywhere true if you really mean it`},
 		{"ssh anywhere v6", with("matrix:sshAllowedCidrs", `["::/0"]`), `matrix:sshAllowedCidrs: "::/0" opens SSH to the whole internet; list your own addresses instead, or set matrix:allowSshFromAnywhere true if you really mean it`},
+		{"ssh half the internet v4", with("matrix:sshAllowedCidrs", `["0.0.0.0/1"]`), `matrix:sshAllowedCidrs: "0.0.0.0/1" is broader than a /8, the most one organisation holds, so it opens SSH to much of the internet; list your own addresses instead, or set matrix:allowSshFromAnywhere true if you really mean it`},
+		{"ssh half the internet v6", with("matrix:sshAllowedCidrs", `["8000::/1"]`), `matrix:sshAllowedCidrs: "8000::/1" is broader than a /32, the most one organisation holds, so it opens SSH to much of the internet; list your own addresses instead, or set matrix:allowSshFromAnywhere true if you really mean it`},
+		{"ssh split /8s", with("matrix:sshAllowedCidrs", `["1.0.0.0/9","1.128.0.0/9","2.0.0.0/9"]`), `matrix:sshAllowedCidrs: together the IPv4 sources [1.0.0.0/9 1.128.0.0/9 2.0.0.0/9] cover 1.5 times as many addresses as a /8, the most one organisation holds; list your own addresses instead, or set matrix:allowSshFromAnywhere true if you really mean it`},
+		{"ssh split /32s", with("matrix:sshAllowedCidrs", `["2001:db8::/32","2001:db9::/32"]`), `matrix:sshAllowedCidrs: together the IPv6 sources [2001:db8::/32 2001:db9::/32] cover 2 times as many addresses as a /32, the most one organisation holds; list your own addresses instead, or set matrix:allowSshFromAnywhere true if you really mean it`},
+		{"ssh loopback", with("matrix:sshAllowedCidrs", `["127.0.0.1/32"]`), `matrix:sshAllowedCidrs: "127.0.0.1/32" is a loopback range, which no connection from the internet comes from; list the public address of the machine that runs pulumi up (curl https://checkip.amazonaws.com shows it)`},
+		{"ssh loopback despite opt-in", with("matrix:sshAllowedCidrs", `["::1/128"]`, "matrix:allowSshFromAnywhere", "true"), `matrix:sshAllowedCidrs: "::1/128" is the loopback address, which no connection from the internet comes from; list the public address of the machine that runs pulumi up (curl https://checkip.amazonaws.com shows it)`},
+		{"ssh unspecified v4", with("matrix:sshAllowedCidrs", `["0.0.0.0/32"]`), `matrix:sshAllowedCidrs: "0.0.0.0/32" is the unspecified ("this network") range, which no connection from the internet comes from; list the public address of the machine that runs pulumi up (curl https://checkip.amazonaws.com shows it)`},
+		{"ssh unspecified v6", with("matrix:sshAllowedCidrs", `["::/128"]`), `matrix:sshAllowedCidrs: "::/128" is the unspecified address, which no connection from the internet comes from; list the public address of the machine that runs pulumi up (curl https://checkip.amazonaws.com shows it)`},
+		{"ssh link-local v4", with("matrix:sshAllowedCidrs", `["169.254.169.254/32"]`), `matrix:sshAllowedCidrs: "169.254.169.254/32" is a link-local range, which no connection from the internet comes from; list the public address of the machine that runs pulumi up (curl https://checkip.amazonaws.com shows it)`},
+		{"ssh link-local v6", with("matrix:sshAllowedCidrs", `["fe80::/64"]`), `matrix:sshAllowedCidrs: "fe80::/64" is a link-local range, which no connection from the internet comes from; list the public address of the machine that runs pulumi up (curl https://checkip.amazonaws.com shows it)`},
+		{"ssh multicast v4", with("matrix:sshAllowedCidrs", `["224.0.0.0/24"]`), `matrix:sshAllowedCidrs: "224.0.0.0/24" is a multicast range, which no connection from the internet comes from; list the public address of the machine that runs pulumi up (curl https://checkip.amazonaws.com shows it)`},
+		{"ssh multicast v6", with("matrix:sshAllowedCidrs", `["ff02::1/128"]`), `matrix:sshAllowedCidrs: "ff02::1/128" is a multicast range, which no connection from the internet comes from; list the public address of the machine that runs pulumi up (curl https://checkip.amazonaws.com shows it)`},
 		{"ssh v6 without ipv6", with("matrix:sshAllowedCidrs", `["2001:db8::/64"]`, "matrix:ipv6", "false"), `matrix:sshAllowedCidrs: "2001:db8::/64" is IPv6 but matrix:ipv6 is false, so the host has no IPv6 address; remove it or enable matrix:ipv6`},
 		{"ssh duplicate", with("matrix:sshAllowedCidrs", `["203.0.113.7/32","203.0.113.7/32"]`), `matrix:sshAllowedCidrs: "203.0.113.7/32" is listed twice; remove the duplicate`},
 		{"ssh key garbage", with("matrix:sshPublicKey", "hello"), "matrix:sshPublicKey: is not an OpenSSH public key (the one line in ~/.ssh/id_ed25519.pub); remove the key to have one generated"},
@@ -136,11 +150,28 @@ func TestRejections(t *testing.T) {
 		{"retention zero", with("matrix:snapshotRetentionDays", "0"), "matrix:snapshotRetentionDays: 0 is out of range; Data Lifecycle Manager keeps 1 to 1000 days"},
 		{"bool", with("matrix:ipv6", "yes"), `matrix:ipv6: "yes" is not a boolean; use true or false`},
 		{"registration", with("matrix:registration", "invite"), `matrix:registration: "invite" is not a registration mode; use closed (default), token or open`},
-		{"extra fqdn", with("matrix:extraSubdomains", `["ntfy.example.org"]`), `matrix:extraSubdomains: "ntfy.example.org" is not a single DNS label; give just the label (ntfy, not ntfy.example.org)`},
-		{"extra reserved", with("matrix:extraSubdomains", `["element"]`), `matrix:extraSubdomains: "element" is created by the program already; remove it`},
-		{"extra duplicate", with("matrix:extraSubdomains", `["ntfy","ntfy"]`), `matrix:extraSubdomains: "ntfy" is listed twice; remove the duplicate`},
-		{"extra not list", with("matrix:extraSubdomains", "ntfy"), `matrix:extraSubdomains: must be a list of strings, e.g. ["ntfy", "etherpad"] (pulumi config set --path 'matrix:extraSubdomains[0]' ...)`},
+		{"extra subdomains removed", with("matrix:extraSubdomains", `["ntfy","wiki"]`), "matrix:extraSubdomains: was removed: DNS names now follow the services the playbook runs, so a name can no longer point at nothing (ntfy: set matrix:playbookVars.ntfy_enabled true; wiki: no upstream service is served there); remove it with pulumi config rm matrix:extraSubdomains"},
+		{"vars not object", with("matrix:playbookVars", `["ntfy_enabled"]`), "matrix:playbookVars: must be an object of upstream playbook variables, e.g. {ntfy_enabled: true}; set one with pulumi config set --path 'matrix:playbookVars.ntfy_enabled' true"},
+		{"vars owned domain", with("matrix:playbookVars", `{"matrix_domain":"example.net"}`), "matrix:playbookVars.matrix_domain: is set by the program: use matrix:domain; remove it (pulumi config rm --path 'matrix:playbookVars.matrix_domain')"},
+		{"vars owned registration", with("matrix:playbookVars", `{"matrix_synapse_enable_registration":true}`), "matrix:playbookVars.matrix_synapse_enable_registration: is set by the program: use matrix:registration (closed, token or open); remove it (pulumi config rm --path 'matrix:playbookVars.matrix_synapse_enable_registration')"},
+		{"vars owned secret", with("matrix:playbookVars", `{"postgres_connection_password":"x"}`), "matrix:playbookVars.postgres_connection_password: is set by the program: the program generates it and keeps it encrypted in the stack's state; remove it (pulumi config rm --path 'matrix:playbookVars.postgres_connection_password')"},
+		{"vars owned admin", with("matrix:playbookVars", `{"matrix_user_creator_users_additional":[]}`), "matrix:playbookVars.matrix_user_creator_users_additional: is set by the program: use matrix:adminUser; the program creates that account with a generated password (adminPassword output); remove it (pulumi config rm --path 'matrix:playbookVars.matrix_user_creator_users_additional')"},
+		{"vars owned migration", with("matrix:playbookVars", `{"matrix_playbook_migration_validated_version":"v1"}`), "matrix:playbookVars.matrix_playbook_migration_validated_version: is set by the program: it comes with the upstream pin (MIGRATION_VERSION in ansible/upstream.env); remove it (pulumi config rm --path 'matrix:playbookVars.matrix_playbook_migration_validated_version')"},
+		{"vars typo", with("matrix:playbookVars", `{"ntfy_enable":true}`), "matrix:playbookVars.ntfy_enable: the pinned upstream playbook (c0681e4) defines no such variable; did you mean ntfy_enabled? (pulumi config rm --path 'matrix:playbookVars.ntfy_enable')"},
+		{"vars unknown", with("matrix:playbookVars", `{"zzz_no_such_thing_at_all":1}`), "matrix:playbookVars.zzz_no_such_thing_at_all: the pinned upstream playbook (c0681e4) defines no such variable in its role defaults or group_vars; check the name in its docs (pulumi config rm --path 'matrix:playbookVars.zzz_no_such_thing_at_all')"},
+		{"vars renamed", with("matrix:playbookVars", `{"matrix_vars_yml_snapshotting_enabled":true}`), "matrix:playbookVars.matrix_vars_yml_snapshotting_enabled: the pinned upstream playbook renamed or removed it; its replacement: devture_playbook_state_preserver_vars_preservation_enabled (pulumi config rm --path 'matrix:playbookVars.matrix_vars_yml_snapshotting_enabled', then set the replacement)"},
+		{"vars enabled string", with("matrix:playbookVars", `{"ntfy_enabled":"true"}`), `matrix:playbookVars.ntfy_enabled: must be true or false, not the string "true"; write it without quotes in Pulumi.<stack>.yaml, or pulumi config set --path 'matrix:playbookVars.ntfy_enabled' true`},
+		{"vars hostname elsewhere", with("matrix:playbookVars", `{"ntfy_enabled":true,"ntfy_hostname":"push.example.net"}`), `matrix:playbookVars.ntfy_hostname: "push.example.net" is not under example.org, whose Route 53 zone this stack manages; use a name under example.org`},
+		{"vars hostname empty", with("matrix:playbookVars", `{"ntfy_enabled":true,"ntfy_hostname":""}`), "matrix:playbookVars.ntfy_hostname: is empty; give the hostname ntfy should be served at (under example.org), or remove it for the default"},
+		{"vars hostname not evaluated", with("matrix:playbookVars", `{"matrix_bridge_mautrix_wsproxy_enabled":true}`), "matrix:playbookVars.matrix_bridge_mautrix_wsproxy_hostname: the pinned upstream builds it from variables the program does not evaluate; set it explicitly (a name under example.org) so the program can publish its DNS record"},
+		{"vars hostname jinja", with("matrix:playbookVars", `{"ntfy_enabled":true,"ntfy_hostname":"push.{{ matrix_domain }}"}`), `matrix:playbookVars.ntfy_hostname: "push.{{ matrix_domain }}": give the hostname itself, without Jinja, so the program can publish its DNS record`},
+		{"vars hostname taken", with("matrix:playbookVars", `{"ntfy_enabled":true,"matrix_server_fqn_ntfy":"element.example.org"}`), `matrix:playbookVars.matrix_server_fqn_ntfy: "element.example.org" is also the hostname of element; give each service its own name`},
+		{"ha too many names", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:playbookVars", `{"ntfy_enabled":true,"cinny_enabled":true,"hydrogen_enabled":true,"sable_enabled":true,"etherpad_enabled":true,"matrix_client_schildichat_enabled":true,"matrix_client_fluffychat_enabled":true,"matrix_rageshake_enabled":true}`),
+			"matrix:playbookVars: the services it enables need 11 names on the load balancer's certificate (matrix.example.org, example.org, cinny.example.org, element.example.org, etherpad.example.org, fluffychat.example.org, hydrogen.example.org, ntfy.example.org, rageshake.example.org, sable.example.org, schildichat.example.org), and ACM issues at most 10 per certificate by default; switch some of them off, or run them in the single topology"},
+		{"ha jitsi", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:playbookVars", `{"jitsi_enabled":true}`), "matrix:playbookVars.jitsi_enabled: cannot run in the ha topology: it needs 10000/udp, and an Application Load Balancer carries no UDP; set it false, or use matrix:topology single"},
 		{"ttl", with("matrix:dnsTtl", "5"), "matrix:dnsTtl: 5 is out of range; use 30 to 172800 seconds"},
+		{"ttl huge", with("matrix:dnsTtl", "99999999999999999999"), "matrix:dnsTtl: 99999999999999999999 is out of range; use 30 to 172800 seconds"},
+		{"ttl hugely negative", with("matrix:dnsTtl", "-99999999999999999999"), "matrix:dnsTtl: -99999999999999999999 is out of range; use 30 to 172800 seconds"},
 		{"vpc not cidr", with("matrix:vpcCidr", "10.0.0.0"), `matrix:vpcCidr: "10.0.0.0" is not an IPv4 CIDR; use a private range such as 10.42.0.0/16`},
 		{"vpc v6", with("matrix:vpcCidr", "fd00::/48"), `matrix:vpcCidr: "fd00::/48" is not an IPv4 CIDR; use a private range such as 10.42.0.0/16`},
 		{"vpc host bits", with("matrix:vpcCidr", "10.42.1.0/16"), `matrix:vpcCidr: "10.42.1.0/16" has host bits set; write 10.42.0.0/16`},
@@ -201,6 +232,35 @@ func TestAllowSSHFromAnywhere(t *testing.T) {
 	}
 }
 
+// TestSSHFromTheWholeInternet: the internet split into halves is still the
+// internet; each half is refused on its own, and the opt-in accepts them.
+func TestSSHFromTheWholeInternet(t *testing.T) {
+	for _, cidrs := range []string{`["0.0.0.0/1","128.0.0.0/1"]`, `["::/1","8000::/1"]`} {
+		ps := problemsOf(t, with("matrix:sshAllowedCidrs", cidrs))
+		if len(ps) != 2 || ps[0].Key != "matrix:sshAllowedCidrs" || !strings.Contains(ps[0].Message, "matrix:allowSshFromAnywhere true") {
+			t.Errorf("%s: problems %q, want both halves refused", cidrs, ps)
+		}
+		if ps := problemsOf(t, with("matrix:sshAllowedCidrs", cidrs, "matrix:allowSshFromAnywhere", "true")); ps != nil {
+			t.Errorf("%s with the opt-in: %q", cidrs, ps)
+		}
+	}
+}
+
+// TestSSHSourcesAtTheBound: a whole /8 or /32, or pieces adding up to one,
+// is one organisation's block and is accepted; so are private ranges,
+// which a VPN or peered VPC may connect from.
+func TestSSHSourcesAtTheBound(t *testing.T) {
+	for _, cidrs := range []string{
+		`["17.0.0.0/8"]`, `["1.0.0.0/9","1.128.0.0/9"]`, `["10.0.0.0/8","10.1.0.0/16"]`,
+		`["2001:db8::/32"]`, `["2001:db8::/33","2001:db8:8000::/33","2001:db8::/48"]`,
+		`["192.168.0.0/16","fd12:3456:789a::/48"]`,
+	} {
+		if ps := problemsOf(t, with("matrix:sshAllowedCidrs", cidrs)); ps != nil {
+			t.Errorf("%s: %q", cidrs, ps)
+		}
+	}
+}
+
 func TestSSHPublicKeyAccepted(t *testing.T) {
 	cfg, err := ParseConfig(with("matrix:sshPublicKey", edKey+"\n"))
 	if err != nil {
@@ -230,7 +290,7 @@ func TestKeysDeclaredOnce(t *testing.T) {
 			t.Errorf("%s declared twice", k.Name)
 		}
 		seen[k.Name] = true
-		if k.Description == "" || !strings.Contains("string integer boolean array", k.Type) {
+		if k.Description == "" || !strings.Contains("string integer boolean array object", k.Type) {
 			t.Errorf("%s: type %q, description %q", k.Name, k.Type, k.Description)
 		}
 	}

@@ -22,8 +22,10 @@ func (r Record) Name(domain string) string {
 }
 
 // Records lists the records this configuration publishes, in the names the
-// playbook serves: matrix.<domain>, element.<domain>, the base domain for
-// /.well-known/matrix, and the operator's extra services.
+// playbook serves: matrix.<domain>, the base domain for /.well-known/matrix,
+// and a CNAME for every hostname of an enabled service (Element, ntfy, ...),
+// derived from the pinned upstream (Config.ServedHosts). Nothing else gets a
+// name, so no record points at a service that does not run.
 func Records(cfg Config) []Record {
 	addr := func(label string) []Record {
 		rs := []Record{{label, "A"}}
@@ -36,11 +38,8 @@ func Records(cfg Config) []Record {
 	if cfg.ServeBaseDomain {
 		rs = append(rs, addr("")...)
 	}
-	if cfg.Element {
-		rs = append(rs, Record{"element", "CNAME"})
-	}
-	for _, l := range cfg.ExtraSubdomains {
-		rs = append(rs, Record{l, "CNAME"})
+	for _, h := range cfg.ServedHosts {
+		rs = append(rs, Record{h.Label(cfg.Domain), "CNAME"})
 	}
 	return rs
 }

@@ -32,10 +32,15 @@ const (
 	// (matrix_playbook_public_matrix_federation_api_traefik_entrypoint_host_bind_port);
 	// the ALB's 8448 forwards here.
 	TraefikFederationPort = 8449
-	// SynapseHealthPort is Synapse's client API bound on the host
-	// (matrix_synapse_container_client_api_host_bind_port) for the target
-	// groups' health checks of /health.
-	SynapseHealthPort = 8008
+	// TraefikHealthPort is Traefik's internal client API entrypoint
+	// (matrix-internal-matrix-client-api) bound on the host
+	// (matrix_playbook_internal_matrix_client_api_traefik_entrypoint_host_bind_port).
+	// The target groups' health checks use it: of Traefik's entrypoints it
+	// is the one whose routes to Synapse match on the path alone, and a
+	// health check cannot send the Host header the other entrypoints route
+	// by. A check through it fails when either Traefik or Synapse is down,
+	// where a check of Synapse's own port missed a dead Traefik.
+	TraefikHealthPort = 8008
 	// PostgresPort is where RDS listens.
 	PostgresPort = 5432
 
@@ -43,8 +48,10 @@ const (
 	albHTTPSPort      = 443
 	albFederationPort = 8448
 
-	// SynapseHealthPath answers 200 once Synapse serves requests.
-	SynapseHealthPath = "/health"
+	// HealthPath is what the health checks ask for: a client API request
+	// that needs no account, which Traefik routes to Synapse (its internal
+	// entrypoint carries /_matrix only, not Synapse's bare /health).
+	HealthPath = "/_matrix/client/versions"
 	// DatabaseUser and DatabaseName are what Synapse connects as and to.
 	DatabaseUser = "synapse"
 	DatabaseName = "synapse"
@@ -52,38 +59,38 @@ const (
 
 // albPorts are the load balancer's public listeners.
 var albPorts = []Port{
-	{"tcp", albHTTPPort, albHTTPPort, "HTTP: redirect to HTTPS", false},
-	{"tcp", albHTTPSPort, albHTTPSPort, "HTTPS: client API, Element, /.well-known/matrix", false},
-	{"tcp", albFederationPort, albFederationPort, "Matrix federation API", false},
+	{"tcp", albHTTPPort, albHTTPPort, "HTTP: redirect to HTTPS", ""},
+	{"tcp", albHTTPSPort, albHTTPSPort, "HTTPS: client API, Element, /.well-known/matrix", ""},
+	{"tcp", albFederationPort, albFederationPort, "Matrix federation API", ""},
 }
 
 // hostPorts are the only ports open on the host, and only to the load
 // balancer's security group.
 var hostPorts = []Port{
-	{"tcp", TraefikWebPort, TraefikWebPort, "Traefik plain HTTP entrypoint, from the load balancer", false},
-	{"tcp", TraefikFederationPort, TraefikFederationPort, "Traefik plain federation entrypoint, from the load balancer", false},
-	{"tcp", SynapseHealthPort, SynapseHealthPort, "Synapse /health for the target groups' health checks", false},
+	{"tcp", TraefikWebPort, TraefikWebPort, "Traefik plain HTTP entrypoint, from the load balancer", ""},
+	{"tcp", TraefikFederationPort, TraefikFederationPort, "Traefik plain federation entrypoint, from the load balancer", ""},
+	{"tcp", TraefikHealthPort, TraefikHealthPort, "Traefik internal client API entrypoint, for the target groups' health checks", ""},
 }
 
 // HA is what the ha topology declares beyond the shared network.
 type HA struct {
-	PrivateSubnets []*ec2.Subnet
-	ALBGroup       *ec2.SecurityGroup
-	HostGroup      *ec2.SecurityGroup
-	DBGroup        *ec2.SecurityGroup
-	Certificate    *acm.Certificate
-	Validation     *acm.CertificateValidation
-	LoadBalancer   *lb.LoadBalancer
-	WebTarget      *lb.TargetGroup
-	FedTarget      *lb.TargetGroup
-	Listeners      map[int]*lb.Listener
-	DBPassword     *random.RandomPassword
-	Database       *rds.Instance
-	MediaBucket    *s3.BucketV2
-	BootBucket     *s3.BucketV2
-	Tree           *s3.BucketObjectv2
-	VarsParameter  *ssm.Parameter
-	AdminParameter *ssm.Parameter
+	PrivateSubnets  []*ec2.Subnet
+	ALBGroup        *ec2.SecurityGroup
+	HostGroup       *ec2.SecurityGroup
+	DBGroup         *ec2.SecurityGroup
+	Certificate     *acm.Certificate
+	Validation      *acm.CertificateValidation
+	LoadBalancer    *lb.LoadBalancer
+	WebTarget       *lb.TargetGroup
+	FedTarget       *lb.TargetGroup
+	Listeners       map[int]*lb.Listener
+	DBPassword      *random.RandomPassword
+	Database        *rds.Instance
+	MediaBucket     *s3.BucketV2
+	BootBucket      *s3.BucketV2
+	Tree            *s3.BucketObjectv2
+	VarsParameter   *ssm.Parameter
+	RedactParameter *ssm.Parameter // every secret the host must mask, one per line
 	// SigningKeyParameter keeps Synapse's signing key across hosts.
 	SigningKeyParameter *ssm.Parameter
 	Role                *iam.Role
@@ -343,13 +350,15 @@ func (ha *HA) newLoadBalancer(ctx *pulumi.Context, cfg Config, facts Facts, netw
 			Port:       pulumi.Int(port),
 			Protocol:   pulumi.String("HTTP"),
 			TargetType: pulumi.String("instance"),
-			// Synapse itself, not Traefik: Traefik routes by Host header and
-			// answers a health check's bare address with 404.
+			// Through Traefik to Synapse, the way users' requests go: a
+			// host whose Traefik or Synapse is down fails, and the group
+			// replaces it. Not the traffic port itself: Traefik routes it
+			// by Host header, which a health check cannot set.
 			HealthCheck: lb.TargetGroupHealthCheckArgs{
 				Enabled:            pulumi.Bool(true),
 				Protocol:           pulumi.String("HTTP"),
-				Port:               pulumi.String(fmt.Sprint(SynapseHealthPort)),
-				Path:               pulumi.String(SynapseHealthPath),
+				Port:               pulumi.String(fmt.Sprint(TraefikHealthPort)),
+				Path:               pulumi.String(HealthPath),
 				Matcher:            pulumi.String("200"),
 				Interval:           pulumi.Int(15),
 				Timeout:            pulumi.Int(5),

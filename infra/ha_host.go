@@ -39,6 +39,32 @@ const (
 	UserDataLimit = 16 * 1024
 )
 
+// The ha host's swap: what ansible/prepare.yml gives a single host, which
+// an ha host never runs. Below swapMinRAMMiB of memory it adds a file of
+// swapSizeMiB: with media on S3 the playbook builds a custom Synapse image
+// (the storage provider), which can exhaust a 2 GiB t3.small without it.
+const (
+	swapFile      = "/swapfile"
+	swapSizeMiB   = 2048
+	swapMinRAMMiB = 4096
+)
+
+// swapScript adds, enables and registers the swap file when the host has
+// less memory than swapMinRAMMiB, as prepare.yml does: idempotent, and the
+// file is private and complete (mkswap'd) before it takes its name.
+func swapScript() string {
+	return fmt.Sprintf(`mem_mib=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 ))
+if [ "$mem_mib" -lt %[3]d ]; then
+  if [ ! -f %[1]s ]; then
+    (umask 077 && dd if=/dev/zero of=%[1]s.partial bs=1M count=%[2]d status=none && mkswap %[1]s.partial >/dev/null && mv %[1]s.partial %[1]s)
+  fi
+  chmod 0600 %[1]s
+  grep -q '^%[1]s[[:space:]]' /etc/fstab || printf '%%s none swap sw 0 0\n' %[1]s >>/etc/fstab
+  swapon --show=NAME --noheadings | grep -qxF %[1]s || swapon %[1]s
+fi
+`, swapFile, swapSizeMiB, swapMinRAMMiB)
+}
+
 // HostPackages returns the apt packages a host installs at first boot.
 func HostPackages() []string { return strings.Fields(hostPackagesList) }
 
@@ -78,8 +104,8 @@ func hostPolicy(mediaARN, treeARN string, parameterARNs ...string) (string, erro
 // boot (user data) and on re-runs (the association), which adds what it
 // expects to find so a stale read fails instead of applying old inputs.
 type bootstrap struct {
-	Region, Bucket, VarsParameter, AdminParameter, SigningKeyParameter, Hostname, Hosts string
-	ExpectVarsSHA, ExpectTreeSHA                                                        string
+	Region, Bucket, VarsParameter, RedactParameter, SigningKeyParameter, Hostname, Hosts string
+	ExpectVarsSHA, ExpectTreeSHA                                                         string
 	// AfterCloudInit waits for first-boot configuration to end first; the
 	// user data itself must not (it is part of it).
 	AfterCloudInit bool
@@ -97,17 +123,20 @@ func (b bootstrap) Script() string {
 		s.WriteString("cloud-init status --wait >/dev/null || true\n")
 	}
 	fmt.Fprintf(&s, "exec 8>%s\nflock 8\n", hostLockFile)
+	// Before the playbook, which needs it; on every run, so a host
+	// started before the swap existed gets it too.
+	s.WriteString(swapScript())
 	fmt.Fprintf(&s, "install -d -m 0700 %s\n", hostTreeDir)
 	fmt.Fprintf(&s, "python3 -c 'import sys, boto3; boto3.client(\"s3\", region_name=sys.argv[1]).download_file(sys.argv[2], sys.argv[3], sys.argv[4])' %s %s %s %s\n",
 		shellQuote(b.Region), shellQuote(b.Bucket), shellQuote(TreeObjectKey), tarball)
 	fmt.Fprintf(&s, "rm -rf %s/%s\ntar -xf %s -C %s --no-same-owner\n", hostTreeDir, ansible.Dir, tarball, hostTreeDir)
 	args := []string{
 		"--region", b.Region, "--tree", tarball,
-		"--vars-parameter", b.VarsParameter, "--admin-parameter", b.AdminParameter,
+		"--vars-parameter", b.VarsParameter, "--redact-parameter", b.RedactParameter,
 		"--signing-key-parameter", b.SigningKeyParameter,
 		"--inventory-hostname", b.Hostname, "--inventory-hosts-b64", base64.StdEncoding.EncodeToString([]byte(b.Hosts)),
-		"--health-port", strconv.Itoa(SynapseHealthPort),
-		"--setup-tags", SetupTags, "--start-tags", StartTags, "--user-tags", UserTags,
+		"--health-port", strconv.Itoa(TraefikHealthPort), "--health-path", HealthPath,
+		"--setup-tags", HASetupTags, "--start-tags", HAStartTags,
 	}
 	if b.ExpectVarsSHA != "" {
 		args = append(args, "--expect-vars-sha256", b.ExpectVarsSHA, "--expect-tree-sha256", b.ExpectTreeSHA)
@@ -169,7 +198,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 		return nil, err
 	}
 	p.Rendered.Hosts = pulumi.String(hosts).ToStringOutput()
-	p.Rendered.Vars, p.Rendered.MaskedVars = renderHAVars(cfg, pin, ha, p)
+	p.Rendered.Vars, p.Rendered.MaskedVars = renderHAVars(cfg, hs.Facts, pin, ha, p)
 
 	secure := func(name, role string, value pulumi.StringOutput) (*ssm.Parameter, error) {
 		tier := pulumi.Unsecret(value.ApplyT(parameterTier)).(pulumi.StringOutput)
@@ -185,10 +214,12 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 	if ha.VarsParameter, err = secure("vars", "vars.yml of the upstream playbook for "+cfg.MatrixHost(), p.Rendered.Vars); err != nil {
 		return nil, err
 	}
-	adminVars := p.AdminPassword.Result.ApplyT(func(pw string) (string, error) {
-		return inventory.ExtraVars(map[string]string{"username": cfg.AdminUser, "password": pw, "admin": "yes"})
+	// The host masks these in the playbook's output, as run-playbook does
+	// for a single host; the database password is the ha topology's own.
+	redact := pulumi.All(p.redactions(cfg), ha.DBPassword.Result).ApplyT(func(v []any) string {
+		return v[0].(string) + "\n" + v[1].(string)
 	}).(pulumi.StringOutput)
-	if ha.AdminParameter, err = secure("admin", "extra vars that register @"+cfg.AdminUser+":"+cfg.Domain, adminVars); err != nil {
+	if ha.RedactParameter, err = secure("redact", "secret values the host masks in the playbook's output for "+cfg.MatrixHost(), redact); err != nil {
 		return nil, err
 	}
 	signingKey, err := newSigningKey(ctx, opts...)
@@ -202,7 +233,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 		return nil, err
 	}
 	base := bootstrap{
-		Region: cfg.Region, VarsParameter: parameterPath(ctx) + "/vars", AdminParameter: parameterPath(ctx) + "/admin",
+		Region: cfg.Region, VarsParameter: parameterPath(ctx) + "/vars", RedactParameter: parameterPath(ctx) + "/redact",
 		SigningKeyParameter: parameterPath(ctx) + "/signing-key",
 		Hostname:            cfg.MatrixHost(), Hosts: hosts,
 	}
@@ -253,7 +284,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 	for _, s := range hs.Network.Subnets {
 		subnets = append(subnets, s.ID())
 	}
-	after := []pulumi.Resource{ha.VarsParameter, ha.AdminParameter, ha.SigningKeyParameter, ha.Tree, ha.RolePolicy}
+	after := []pulumi.Resource{ha.VarsParameter, ha.RedactParameter, ha.SigningKeyParameter, ha.Tree, ha.RolePolicy}
 	for _, l := range ha.Listeners {
 		after = append(after, l) // target groups report health only behind a listener
 	}
@@ -317,7 +348,7 @@ func (ha *HA) newIdentity(ctx *pulumi.Context, facts Facts, opts ...pulumi.Resou
 	}, opts...); err != nil {
 		return err
 	}
-	doc := pulumi.All(ha.MediaBucket.Arn, ha.BootBucket.Arn, ha.VarsParameter.Arn, ha.AdminParameter.Arn, ha.SigningKeyParameter.Arn).ApplyT(func(v []any) (string, error) {
+	doc := pulumi.All(ha.MediaBucket.Arn, ha.BootBucket.Arn, ha.VarsParameter.Arn, ha.RedactParameter.Arn, ha.SigningKeyParameter.Arn).ApplyT(func(v []any) (string, error) {
 		return hostPolicy(v[0].(string), v[1].(string)+"/"+TreeObjectKey, v[2].(string), v[3].(string), v[4].(string))
 	}).(pulumi.StringOutput)
 	if ha.RolePolicy, err = iam.NewRolePolicy(ctx, "host", &iam.RolePolicyArgs{
@@ -368,7 +399,7 @@ func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provi
 		ComplianceSeverity:           pulumi.String("HIGH"),
 		WaitForSuccessTimeoutSeconds: pulumi.Int(bootstrapTimeout),
 		Tags:                         nameTag(ctx, "playbook"),
-	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{ha.Group, ha.VarsParameter, ha.AdminParameter, ha.SigningKeyParameter, ha.Tree}),
+	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{ha.Group, ha.VarsParameter, ha.RedactParameter, ha.SigningKeyParameter, ha.Tree}),
 		// The provider waits for success only when it creates an
 		// association: new inputs replace it, so pulumi up always waits for
 		// the run, and deleting first keeps two runs from overlapping.
@@ -393,24 +424,22 @@ func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provi
 // renderHAVars renders vars.yml for the ha topology, and the same with the
 // secrets masked, which waits only for the database's address and the
 // bucket's name.
-func renderHAVars(cfg Config, pin ansible.Pin, ha *HA, p *Provisioning) (vars, masked pulumi.StringOutput) {
-	settings := inventory.Settings{
-		Domain: cfg.Domain, MigrationVersion: pin.MigrationVersion,
-		IPv6: cfg.IPv6, ServeBaseDomain: cfg.ServeBaseDomain, Element: cfg.Element,
-		Registration: string(cfg.Registration),
-	}
+func renderHAVars(cfg Config, facts Facts, pin ansible.Pin, ha *HA, p *Provisioning) (vars, masked pulumi.StringOutput) {
+	base := settings(cfg, pin)
+	base.TURN = false // refused in ha by ParseConfig; never rendered
 	haSettings := func(host, bucket string) *inventory.HASettings {
 		return &inventory.HASettings{
 			DatabaseHost: host, DatabaseUser: DatabaseUser, DatabaseName: DatabaseName,
-			MediaBucket: bucket, MediaRegion: cfg.Region, MediaEndpoint: "https://s3." + cfg.Region + ".amazonaws.com",
-			WebPort: TraefikWebPort, FederationPort: TraefikFederationPort, HealthPort: SynapseHealthPort,
+			MediaBucket: bucket, MediaRegion: cfg.Region, MediaEndpoint: S3Endpoint(cfg.Region, facts.DNSSuffix),
+			WebPort: TraefikWebPort, FederationPort: TraefikFederationPort, HealthPort: TraefikHealthPort,
 			TrustedCIDR: trustedProxies(cfg).String(),
 		}
 	}
-	vars = pulumi.All(ha.Database.Address, ha.MediaBucket.Bucket, p.GenericSecretKey.Result, p.PostgresPassword.Result, ha.DBPassword.Result).ApplyT(func(v []any) (string, error) {
-		s := settings
+	vars = pulumi.All(ha.Database.Address, ha.MediaBucket.Bucket, p.GenericSecretKey.Result, p.PostgresPassword.Result,
+		ha.DBPassword.Result, p.AdminPassword.Result).ApplyT(func(v []any) (string, error) {
+		s := base
 		s.HA = haSettings(v[0].(string), v[1].(string))
-		s.GenericSecretKey, s.PostgresPassword, s.HA.DatabasePassword = v[2].(string), v[3].(string), v[4].(string)
+		s.GenericSecretKey, s.PostgresPassword, s.HA.DatabasePassword, s.AdminPassword = v[2].(string), v[3].(string), v[4].(string), v[5].(string)
 		rv, err := inventory.NewVars(s)
 		if err != nil {
 			return "", err
@@ -418,7 +447,7 @@ func renderHAVars(cfg Config, pin ansible.Pin, ha *HA, p *Provisioning) (vars, m
 		return rv.YAML()
 	}).(pulumi.StringOutput)
 	masked = pulumi.All(ha.Database.Address, ha.MediaBucket.Bucket).ApplyT(func(v []any) (string, error) {
-		s := settings
+		s := base
 		s.HA = haSettings(v[0].(string), v[1].(string))
 		rv, err := inventory.MaskedVars(s)
 		if err != nil {
@@ -427,6 +456,13 @@ func renderHAVars(cfg Config, pin ansible.Pin, ha *HA, p *Provisioning) (vars, m
 		return rv.YAML()
 	}).(pulumi.StringOutput)
 	return vars, masked
+}
+
+// S3Endpoint is the regional S3 endpoint in the region's partition: the
+// DNS suffix differs outside the aws partition (amazonaws.com.cn in China),
+// so it comes from the partition lookup, never a constant.
+func S3Endpoint(region, dnsSuffix string) string {
+	return "https://s3." + region + "." + dnsSuffix
 }
 
 // newSigningKey makes the server's federation signing key once, in

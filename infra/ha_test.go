@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -150,7 +153,7 @@ func TestHATopology(t *testing.T) {
 			for name, port := range map[string]int{"web": infra.TraefikWebPort, "federation": infra.TraefikFederationPort} {
 				tg := one(t, c, tgType, name)
 				hc := get(tg.Inputs, "healthCheck").ObjectValue()
-				if num(get(tg.Inputs, "port")) != port || hc["path"].StringValue() != "/health" || hc["port"].StringValue() != fmt.Sprint(infra.SynapseHealthPort) || hc["matcher"].StringValue() != "200" {
+				if num(get(tg.Inputs, "port")) != port || hc["path"].StringValue() != infra.HealthPath || hc["port"].StringValue() != fmt.Sprint(infra.TraefikHealthPort) || hc["matcher"].StringValue() != "200" {
 					t.Errorf("target group %s: port %v health %v", name, get(tg.Inputs, "port"), hc)
 				}
 			}
@@ -188,7 +191,7 @@ func TestHATopology(t *testing.T) {
 			if get(ver.Inputs, "versioningConfiguration", "status").StringValue() != "Enabled" {
 				t.Error("media bucket not versioned")
 			}
-			for _, name := range []string{"vars", "admin", "signing-key"} {
+			for _, name := range []string{"vars", "redact", "signing-key"} {
 				p := one(t, c, paramType, name)
 				if get(p.Inputs, "type").StringValue() != "SecureString" || get(p.Inputs, "name").StringValue() != "/matrix/test/"+name {
 					t.Errorf("parameter %s: %v", name, p.Inputs)
@@ -196,8 +199,15 @@ func TestHATopology(t *testing.T) {
 				if v := get(p.Inputs, "value"); !v.IsSecret() && !v.IsComputed() && !(v.IsOutput() && v.OutputValue().Secret) {
 					t.Errorf("parameter %s holds its value in plain text", name)
 				}
-				if !m.dryRun && get(p.Inputs, "tier").StringValue() != "Standard" {
-					t.Errorf("parameter %s tier %v", name, get(p.Inputs, "tier"))
+				// The redact list holds the ~130 secrets the upstream
+				// derives from ours: over 4 KiB, so Advanced (priced by
+				// cmd/cost); the others fit the free Standard tier.
+				wantTier := map[string]string{"redact": "Advanced"}[name]
+				if wantTier == "" {
+					wantTier = "Standard"
+				}
+				if !m.dryRun && get(p.Inputs, "tier").StringValue() != wantTier {
+					t.Errorf("parameter %s tier %v, want %s", name, get(p.Inputs, "tier"), wantTier)
 				}
 			}
 		})
@@ -295,14 +305,14 @@ func TestHAIAMLeastPrivilege(t *testing.T) {
 	media := one(t, c, bucketType, "media").Outputs["arn"].StringValue()
 	boot := one(t, c, bucketType, "bootstrap").Outputs["arn"].StringValue()
 	vars := one(t, c, paramType, "vars").Outputs["arn"].StringValue()
-	admin := one(t, c, paramType, "admin").Outputs["arn"].StringValue()
+	redact := one(t, c, paramType, "redact").Outputs["arn"].StringValue()
 	signing := one(t, c, paramType, "signing-key").Outputs["arn"].StringValue()
 	allowed := map[string][]string{
 		"s3:ListBucket":    {media},
 		"s3:GetObject":     {media + "/*", boot + "/" + infra.TreeObjectKey},
 		"s3:PutObject":     {media + "/*"},
 		"s3:DeleteObject":  {media + "/*"},
-		"ssm:GetParameter": {vars, admin, signing},
+		"ssm:GetParameter": {vars, redact, signing},
 	}
 	granted := map[string][]string{}
 	for _, st := range doc.Statement {
@@ -360,9 +370,10 @@ func haVars(t *testing.T, raw map[string]string) (string, map[string]any) {
 	return text, m
 }
 
-// TestHARenderedVars checks the vars the hosts apply against the upstream
-// names (each verified at the pinned commit, internal/inventory's
-// TestHAVarNamesAtPin) and the values of the declared resources.
+// TestHARenderedVars checks the vars the hosts apply against the values of
+// the declared resources. That each name exists at the pinned upstream
+// commit is cmd/upstreamvars' check (TestCommittedFactsAndRenderedNames),
+// against internal/upstream's facts.
 func TestHARenderedVars(t *testing.T) {
 	res := run(t, false, haConfig())
 	_, vars := haVars(t, haConfig())
@@ -387,7 +398,7 @@ func TestHARenderedVars(t *testing.T) {
 		"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_host_bind_port":       fmt.Sprintf("0.0.0.0:%d", infra.TraefikFederationPort),
 		"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_http3_enabled": false,
 		"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_custom":        map[string]any{"forwardedHeaders": map[string]any{"trustedIPs": []any{"10.42.0.0/16"}}},
-		"matrix_synapse_container_client_api_host_bind_port":                                   fmt.Sprintf("0.0.0.0:%d", infra.SynapseHealthPort),
+		"matrix_playbook_internal_matrix_client_api_traefik_entrypoint_host_bind_port":         fmt.Sprintf("0.0.0.0:%d", infra.TraefikHealthPort),
 		"matrix_playbook_reverse_proxy_type":                                                   "playbook-managed-traefik",
 		"coturn_enabled":                                                                       false,
 	}
@@ -423,7 +434,7 @@ func userData(t *testing.T, c *mock.Cloud) (string, map[string]any) {
 }
 
 func TestHAUserData(t *testing.T) {
-	res := run(t, false, haConfig("matrix:extraSubdomains", `["ntfy","etherpad"]`))
+	res := run(t, false, haConfig("matrix:playbookVars", `{"ntfy_enabled":true}`))
 	text, doc := userData(t, res.Cloud)
 	if !strings.HasPrefix(text, "#cloud-config\n") || len(text) > infra.UserDataLimit {
 		t.Errorf("user data: %d bytes, starts %q", len(text), text[:20])
@@ -435,9 +446,9 @@ func TestHAUserData(t *testing.T) {
 	boot := one(t, res.Cloud, bucketType, "bootstrap").Outputs["bucket"].StringValue()
 	for _, want := range []string{
 		"flock 8", boot, "'" + infra.TreeObjectKey + "'", "/opt/matrix-on-aws/ansible/bootstrap-host",
-		"'--vars-parameter' '/matrix/test/vars'", "'--admin-parameter' '/matrix/test/admin'",
+		"'--vars-parameter' '/matrix/test/vars'", "'--redact-parameter' '/matrix/test/redact'",
 		"'--signing-key-parameter' '/matrix/test/signing-key'",
-		"'--health-port' '8008'", "'--setup-tags' 'setup-all,ensure-matrix-users-created'", "'--start-tags' 'start'",
+		"'--health-port' '8008'", "'--setup-tags' 'setup-all'", "'--start-tags' 'ensure-matrix-users-created,start'",
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("boot script lacks %q:\n%s", want, script)
@@ -454,7 +465,7 @@ func TestHAUserData(t *testing.T) {
 		}
 	}
 	// New vars must not replace the host: the user data does not change.
-	other, _ := userData(t, run(t, false, haConfig("matrix:registration", "token", "matrix:extraSubdomains", `["ntfy","etherpad"]`)).Cloud)
+	other, _ := userData(t, run(t, false, haConfig("matrix:registration", "token", "matrix:playbookVars", `{"ntfy_enabled":true}`)).Cloud)
 	if other != text {
 		t.Error("user data changes with the vars")
 	}
@@ -545,7 +556,7 @@ func TestHAOutputs(t *testing.T) {
 }
 
 func TestHARecords(t *testing.T) {
-	res := run(t, false, haConfig("matrix:extraSubdomains", `["ntfy"]`))
+	res := run(t, false, haConfig("matrix:playbookVars", `{"ntfy_enabled":true}`))
 	alb := one(t, res.Cloud, "aws:lb/loadBalancer:LoadBalancer", "alb").Outputs
 	var got []string
 	for _, r := range res.Cloud.Find(recType) {
@@ -567,6 +578,14 @@ func TestHARecords(t *testing.T) {
 	}
 	if !sameSet(got, []string{"matrix-A", "matrix-AAAA", "base-A", "base-AAAA", "element-CNAME", "ntfy-CNAME"}) {
 		t.Errorf("records %v", got)
+	}
+	// The service's name is on the load balancer's certificate too.
+	var sans []string
+	for _, s := range get(one(t, res.Cloud, "aws:acm/certificate:Certificate", "tls").Inputs, "subjectAlternativeNames").ArrayValue() {
+		sans = append(sans, s.StringValue())
+	}
+	if !slices.Contains(sans, "ntfy.example.org") {
+		t.Errorf("certificate names %v lack ntfy.example.org", sans)
 	}
 }
 
@@ -641,4 +660,157 @@ func TestHASigningKey(t *testing.T) {
 	if get(one(t, again.Cloud, paramType, "signing-key").Inputs, "value").SecretValue().Element.StringValue() != key {
 		t.Error("the signing key is not stable across runs")
 	}
+}
+
+// TestHAMediaEndpointFollowsPartition: the S3 endpoint is the region's own,
+// in its partition's DNS suffix, not the aws partition's everywhere.
+func TestHAMediaEndpointFollowsPartition(t *testing.T) {
+	for region, want := range map[string]string{
+		"eu-central-1":  "https://s3.eu-central-1.amazonaws.com",
+		"cn-north-1":    "https://s3.cn-north-1.amazonaws.com.cn",
+		"us-gov-west-1": "https://s3.us-gov-west-1.amazonaws.com",
+	} {
+		_, vars := haVars(t, haConfig("aws:region", region))
+		if got := vars["matrix_synapse_ext_synapse_s3_storage_provider_config_endpoint_url"]; got != want {
+			t.Errorf("%s: endpoint %v, want %s", region, got, want)
+		}
+	}
+}
+
+// TestHAHealthCheckThroughTraefik: the target groups check the way users'
+// requests go, through Traefik to Synapse, so a host whose Traefik is down
+// fails its health check and is replaced. A check of Synapse's own port
+// passed with Traefik dead. bootstrap-host waits for the same check, so a
+// host it calls done is one the load balancer calls healthy.
+func TestHAHealthCheckThroughTraefik(t *testing.T) {
+	res := run(t, false, haConfig())
+	_, vars := haVars(t, haConfig())
+	// Synapse must not be reachable from the load balancer but through
+	// Traefik: the health check cannot go around it.
+	if v, ok := vars["matrix_synapse_container_client_api_host_bind_port"]; ok {
+		t.Errorf("Synapse's client API is bound on the host at %v: the health check can skip Traefik", v)
+	}
+	_, script := userDataScript(t, res.Cloud)
+	for _, name := range []string{"web", "federation"} {
+		hc := get(one(t, res.Cloud, tgType, name).Inputs, "healthCheck").ObjectValue()
+		port, path := hc["port"].StringValue(), hc["path"].StringValue()
+		// Traefik's internal client API entrypoint is the one that routes
+		// without a Host header (which a health check cannot send), and
+		// it routes /_matrix to Synapse.
+		if got := vars["matrix_playbook_internal_matrix_client_api_traefik_entrypoint_host_bind_port"]; got != "0.0.0.0:"+port {
+			t.Errorf("target group %s checks port %s; Traefik's internal entrypoint is bound at %v", name, port, got)
+		}
+		if !strings.HasPrefix(path, "/_matrix/") {
+			t.Errorf("target group %s checks %s, which Traefik's internal entrypoint does not route to Synapse", name, path)
+		}
+		for _, want := range []string{"'--health-port' '" + port + "'", "'--health-path' '" + path + "'"} {
+			if !strings.Contains(script, want) {
+				t.Errorf("bootstrap-host does not wait for the target group %s's check: no %q in\n%s", name, want, script)
+			}
+		}
+	}
+}
+
+// userDataScript is the shell script the user data runs at first boot.
+func userDataScript(t *testing.T, c *mock.Cloud) (text, script string) {
+	t.Helper()
+	text, doc := userData(t, c)
+	return text, doc["runcmd"].([]any)[0].([]any)[2].(string)
+}
+
+// TestHASwap: an ha host gets the swap file ansible/prepare.yml gives a
+// single host (which never runs on ha) before the playbook builds
+// Synapse's image. The script's own text runs here, with its paths moved
+// into a temporary directory and mkswap and swapon replaced.
+func TestHASwap(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	res := run(t, false, haConfig())
+	_, boot := userDataScript(t, res.Cloud)
+	again := get(one(t, res.Cloud, assocType, "playbook").Inputs, "parameters", "commands").StringValue()
+	var block string
+	for name, script := range map[string]string{"boot": boot, "association": again} {
+		start := strings.Index(script, "mem_mib=")
+		end := strings.Index(script[max(start, 0):], "\nfi\n")
+		if start < 0 || end < 0 {
+			t.Fatalf("%s script adds no swap:\n%s", name, script)
+		}
+		if start > strings.Index(script, "bootstrap-host") {
+			t.Errorf("%s script adds swap after the playbook runs", name)
+		}
+		block = script[start : start+end+len("\nfi\n")]
+	}
+
+	// setup makes a host of memKiB in a temporary directory: its meminfo,
+	// fstab, and mkswap and swapon that only log their calls (swapon
+	// --show prints $ACTIVE).
+	setup := func(t *testing.T, memKiB int) string {
+		t.Helper()
+		dir := t.TempDir()
+		bin := filepath.Join(dir, "bin")
+		if err := os.Mkdir(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, body := range map[string]string{"mkswap": "", "swapon": `[ "$1" = --show=NAME ] && printf '%s' "$ACTIVE"` + "\n"} {
+			if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\necho \""+name+" $*\" >>\"$CALLS\"\n"+body+"exit 0\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "meminfo"), []byte(fmt.Sprintf("MemTotal:       %d kB\nMemFree:        1 kB\n", memKiB)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "fstab"), []byte("LABEL=cloudimg-rootfs / ext4 defaults 0 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	// runSwap runs the block on the host in dir, under the default umask,
+	// and returns the calls of mkswap and swapon.
+	runSwap := func(t *testing.T, dir, active string) string {
+		t.Helper()
+		s := strings.NewReplacer("/proc/meminfo", dir+"/meminfo", "/etc/fstab", dir+"/fstab", "/swapfile", dir+"/swapfile",
+			"count=2048", "count=1").Replace(block)
+		os.Remove(filepath.Join(dir, "calls"))
+		cmd := exec.Command("bash", "-c", "set -eu\numask 022\n"+s)
+		cmd.Env = append(os.Environ(), "PATH="+dir+"/bin:"+os.Getenv("PATH"), "CALLS="+dir+"/calls", "ACTIVE="+active)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("swap script: %v\n%s\n%s", err, out, s)
+		}
+		calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
+		return string(calls)
+	}
+
+	t.Run("2GiB", func(t *testing.T) {
+		dir := setup(t, 2*1024*1024)
+		calls := runSwap(t, dir, "")
+		fi, err := os.Stat(filepath.Join(dir, "swapfile"))
+		if err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != 1<<20 {
+			t.Errorf("swap file %v, %v: want 1 MiB (the test's size), mode 0600", fi, err)
+		}
+		fstab, _ := os.ReadFile(filepath.Join(dir, "fstab"))
+		if !strings.Contains(string(fstab), dir+"/swapfile none swap sw 0 0\n") {
+			t.Errorf("fstab:\n%s", fstab)
+		}
+		if !strings.Contains(calls, "mkswap "+dir+"/swapfile.partial\n") || !strings.Contains(calls, "swapon "+dir+"/swapfile\n") {
+			t.Errorf("calls:\n%s", calls)
+		}
+		// The next run finds the file in use: nothing is recreated,
+		// re-enabled or added twice.
+		calls = runSwap(t, dir, dir+"/swapfile\n")
+		if strings.Contains(calls, "mkswap") || strings.Contains(calls, "swapon "+dir) {
+			t.Errorf("second run recreated or re-enabled the swap file:\n%s", calls)
+		}
+		fstab, _ = os.ReadFile(filepath.Join(dir, "fstab"))
+		if n := strings.Count(string(fstab), "/swapfile "); n != 1 {
+			t.Errorf("fstab has %d swap lines:\n%s", n, fstab)
+		}
+	})
+	t.Run("8GiB", func(t *testing.T) {
+		dir := setup(t, 8*1024*1024)
+		calls := runSwap(t, dir, "")
+		if _, err := os.Stat(filepath.Join(dir, "swapfile")); !errors.Is(err, os.ErrNotExist) || calls != "" {
+			t.Errorf("a host with 8 GiB got swap: %v, calls %v", err, calls)
+		}
+	})
 }

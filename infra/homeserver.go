@@ -114,7 +114,10 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 	}
 	if host.PrivateKey != nil {
 		out["sshPrivateKey"] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh)
-		out["sshCommand"] = pulumi.Sprintf("pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key && chmod 600 matrix-ssh.key && ssh -i matrix-ssh.key %s@%s", SSHUser, host.IP.PublicIp)
+		// The key file is private from the moment it exists: written under
+		// umask 077, not chmod'ed after the key is in it. A file left from
+		// an earlier run keeps its mode when overwritten, so it goes first.
+		out["sshCommand"] = pulumi.Sprintf("(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key %s@%s", SSHUser, host.IP.PublicIp)
 	}
 	if prov := hs.Provisioning; prov != nil {
 		out["adminUserId"] = pulumi.String("@" + cfg.AdminUser + ":" + cfg.Domain)

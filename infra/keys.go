@@ -10,7 +10,7 @@ const Namespace = "matrix"
 // tested against it, and the parser takes its defaults from it.
 type Key struct {
 	Name        string
-	Type        string // "string", "integer", "boolean" or "array" (of strings)
+	Type        string // "string", "integer", "boolean", "array" (of strings) or "object"
 	Default     any    // nil: required (Pulumi itself insists on keys declared without a default)
 	Description string
 }
@@ -33,7 +33,7 @@ func Keys() []Key {
 		{"element", "boolean", true, "Serve the Element web client at element.<domain>."},
 		{"turn", "boolean", false, "Run the coturn TURN server for voice/video calls and open its ports."},
 		{"registration", "string", "closed", "Who may register: closed (admin creates users), token (registration tokens), open (anyone; spam risk)."},
-		{"extraSubdomains", "array", []string{}, "Extra CNAMEs <label>.<domain> -> matrix.<domain> for additional playbook services."},
+		{"playbookVars", "object", map[string]any{}, "Any other variable of the pinned upstream playbook, merged into vars.yml with its YAML type (bridges, bots, ntfy, Synapse workers, backups, tuning). Secret values: pulumi config set --secret --path 'matrix:playbookVars.<name>'. Hostnames and ports of the services it enables follow. See the README."},
 		{"dnsTtl", "integer", 300, "TTL in seconds of the Route 53 records."},
 		{"vpcCidr", "string", "10.42.0.0/16", "Private IPv4 range of the VPC (/16 to /24)."},
 		{"provision", "boolean", true, "Run the upstream playbook during pulumi up (needs ansible-core on this machine); false declares the AWS resources only."},

@@ -19,6 +19,7 @@ const canonicalOwner = "099720109477"
 // single resource.
 type Facts struct {
 	Partition   string
+	DNSSuffix   string   // the partition's: amazonaws.com, amazonaws.com.cn, ...
 	Zones       []string // two availability zones that offer the instance type
 	AMI         string
 	AMIName     string
@@ -34,12 +35,19 @@ func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts
 	if err != nil {
 		return f, fmt.Errorf("lookup partition: %w", err)
 	}
-	f.Partition = part.Partition
+	f.Partition, f.DNSSuffix = part.Partition, part.DnsSuffix
 	if f.Zones, err = availabilityZones(ctx, cfg, opts...); err != nil {
+		ps.add("aws:region", "%v", err)
+	} else if err = offeredIn(ctx, cfg, f.Zones, opts...); err != nil {
 		ps.add(qualified("instanceType"), "%v", err)
 	}
 	if f.AMI, f.AMIName, err = ubuntuImage(ctx, cfg.Arch, opts...); err != nil {
 		ps.add(qualified("instanceType"), "%v", err)
+	}
+	if cfg.AMIID != "" {
+		if err = pinnedImage(ctx, cfg, opts...); err != nil {
+			ps.add(qualified("amiId"), "%v", err)
+		}
 	}
 	zone, err := hostedZone(ctx, cfg, opts...)
 	if err != nil {
@@ -57,8 +65,7 @@ func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts
 // availabilityZones picks the region's first two zones (by name) that are
 // available without opt-in. The choice never depends on other settings: a
 // different instance type must not move the subnets, and with them the
-// data volume. The type must be offered in both, the usual reason an
-// instance launch fails in a new region.
+// data volume.
 func availabilityZones(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) ([]string, error) {
 	azs, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
 		State:   pulumi.StringRef("available"),
@@ -71,13 +78,23 @@ func availabilityZones(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOpt
 	if len(zones) < 2 {
 		return nil, fmt.Errorf("%s has %d availability zone(s) without opt-in; two are needed, pick another region", cfg.Region, len(zones))
 	}
-	zones = zones[:2]
+	return zones[:2], nil
+}
+
+// offeredIn checks that the instance type is offered in both zones, the
+// usual reason an instance launch fails in a new region. EC2 answers a
+// type it does not have (a typo such as t3.smal) with no offerings, not an
+// error, so "offered nowhere" is what catches it.
+func offeredIn(ctx *pulumi.Context, cfg Config, zones []string, opts ...pulumi.InvokeOption) error {
 	offers, err := ec2.GetInstanceTypeOfferings(ctx, &ec2.GetInstanceTypeOfferingsArgs{
 		LocationType: pulumi.StringRef("availability-zone"),
 		Filters:      []ec2.GetInstanceTypeOfferingsFilter{{Name: "instance-type", Values: []string{cfg.InstanceType}}},
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("looking up where %s is offered: %w", cfg.InstanceType, err)
+		return fmt.Errorf("looking up where %s is offered: %w", cfg.InstanceType, err)
+	}
+	if len(offers.Locations) == 0 {
+		return fmt.Errorf("%s is not offered anywhere in %s: it is not an EC2 instance type, or not one this region has; pick one that aws ec2 describe-instance-type-offerings --region %s lists, such as t3.small", cfg.InstanceType, cfg.Region, cfg.Region)
 	}
 	var missing []string
 	for _, z := range zones {
@@ -86,9 +103,37 @@ func availabilityZones(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOpt
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s is not offered in %v, where the stack's subnets are (%v); pick another type", cfg.InstanceType, missing, zones)
+		return fmt.Errorf("%s is not offered in %v, where the stack's subnets are (%v); pick another type", cfg.InstanceType, missing, zones)
 	}
-	return zones, nil
+	return nil
+}
+
+// pinnedImage checks that matrix:amiId exists in the region and runs on
+// the instance type's architecture: an x86_64 image on a Graviton type
+// (or the reverse) is refused by RunInstances only once the network and
+// the volumes exist. Deprecated images are included, since pinning an
+// older image is what the key is for.
+func pinnedImage(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) error {
+	ami, err := ec2.LookupAmi(ctx, &ec2.LookupAmiArgs{
+		IncludeDeprecated: pulumi.BoolRef(true),
+		Filters:           []ec2.GetAmiFilter{{Name: "image-id", Values: []string{cfg.AMIID}}},
+	}, opts...)
+	if err != nil {
+		return fmt.Errorf("%s is not an image this account can launch in %s (AMI IDs differ per region; copy the image here or use this region's ID), or remove the key to use the newest Ubuntu 24.04: %w", cfg.AMIID, cfg.Region, err)
+	}
+	switch arch := Arch(ami.Architecture); {
+	case arch == cfg.Arch:
+	case arch != ArchX86 && arch != ArchARM:
+		return fmt.Errorf("%s (%s) is an %s image; pin an %s image for matrix:instanceType %s", cfg.AMIID, ami.Name, ami.Architecture, cfg.Arch, cfg.InstanceType)
+	default:
+		other := "t3.small"
+		if arch == ArchARM {
+			other = "t4g.small"
+		}
+		return fmt.Errorf("%s (%s) is an %s image, but matrix:instanceType %s runs %s; pin an %s image, or pick an %s type such as %s",
+			cfg.AMIID, ami.Name, ami.Architecture, cfg.InstanceType, cfg.Arch, cfg.Arch, ami.Architecture, other)
+	}
+	return nil
 }
 
 // ubuntuImage finds the newest Ubuntu 24.04 LTS image for the architecture.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/matrix-on-aws/homeserver/internal/suggest"
 )
 
 // Problem is one thing wrong with the stack's configuration.
@@ -44,34 +46,8 @@ func (ps problems) err() error {
 	return &ConfigError{Problems: sorted}
 }
 
-// closest returns the candidate nearest to s by edit distance, ignoring case,
-// or "" when none is near enough to be a plausible typo.
+// closest returns the candidate nearest to s, ignoring case, or "" when
+// none is near enough to be a plausible typo.
 func closest(s string, candidates []string) string {
-	best, bestDist := "", len(s)/2+2
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggest.Closest(s, candidates, len(s)/2+2, nil)
 }

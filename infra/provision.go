@@ -4,22 +4,35 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/matrix-on-aws/homeserver/ansible"
 	"github.com/matrix-on-aws/homeserver/internal/inventory"
+	"github.com/matrix-on-aws/homeserver/internal/upstream"
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Tags of the upstream playbook, run as two steps: setup never starts
-// services, start does (docs/installing.md of the playbook).
+// Tags of the upstream playbook. A single host takes the upstream's own
+// one-run form (docs/installing.md: setup, then ensure-matrix-users-created
+// and start in the same invocation): ensure-matrix-users-created starts the
+// homeserver itself and creates the admin account declared in vars.yml.
+//
+// setup-all rather than install-all on every run: it also removes the
+// services an operator switched off in matrix:playbookVars, which
+// install-all leaves running; on a fresh host the removal tasks find
+// nothing and cost seconds, not the minutes the pulls and installs take.
+//
+// The ha host runs setup first and the rest after putting the stack's
+// signing key in place, because ensure-matrix-users-created would start
+// Synapse, which then signs with a key of its own (bootstrap-host).
 const (
-	SetupTags = "setup-all,ensure-matrix-users-created"
-	StartTags = "start"
-	UserTags  = "register-user"
+	UpstreamTags = "setup-all,ensure-matrix-users-created,start"
+	HASetupTags  = "setup-all"
+	HAStartTags  = "ensure-matrix-users-created,start"
 )
 
 // Provisioning turns the declared host into a running homeserver during
@@ -36,9 +49,7 @@ type Provisioning struct {
 
 	WaitReady *remote.Command
 	Prepare   *local.Command
-	Setup     *local.Command
-	Start     *local.Command
-	AdminUser *local.Command
+	Playbook  *local.Command // the one upstream run
 	Verify    *local.Command
 }
 
@@ -64,7 +75,7 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 	p.Rendered.Hosts = address.ApplyT(func(ip string) (string, error) {
 		return inventory.Hosts(inventory.Host{Name: cfg.MatrixHost(), Address: ip, User: SSHUser})
 	}).(pulumi.StringOutput)
-	p.Rendered.Vars, p.Rendered.MaskedVars = renderVars(cfg, pin, address, p.GenericSecretKey.Result, p.PostgresPassword.Result)
+	p.Rendered.Vars, p.Rendered.MaskedVars = renderVars(cfg, pin, address, p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result)
 	if !cfg.Provision {
 		return p, nil
 	}
@@ -104,8 +115,7 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 		base[ansible.EnvSSHPrivateKey] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh).(pulumi.StringOutput)
 	}
 	// Whatever Ansible prints passes the wrapper's filter of these values.
-	base[ansible.EnvRedact] = pulumi.ToSecret(pulumi.All(p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result).ApplyT(
-		func(v []any) string { return fmt.Sprintf("%s\n%s\n%s", v...) })).(pulumi.StringOutput)
+	base[ansible.EnvRedact] = p.redactions(cfg)
 	tree := treeFiles()
 	instanceID := host.Instance.ID().ToStringOutput()
 
@@ -126,25 +136,8 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 	for _, r := range hs.Records {
 		records = append(records, r) // certificates need DNS in place
 	}
-	if p.Setup, err = playbookStep(ctx, "playbook-setup", ansible.PlaybookUpstream, SetupTags, upstream, consumed,
+	if p.Playbook, err = playbookStep(ctx, "playbook", ansible.PlaybookUpstream, UpstreamTags, upstream, consumed,
 		append(records, p.Prepare), opts...); err != nil {
-		return nil, err
-	}
-	if p.Start, err = playbookStep(ctx, "playbook-start", ansible.PlaybookUpstream, StartTags, upstream, consumed,
-		[]pulumi.Resource{p.Setup}, opts...); err != nil {
-		return nil, err
-	}
-
-	userVars := p.AdminPassword.Result.ApplyT(func(pw string) (string, error) {
-		return inventory.ExtraVars(map[string]string{"username": cfg.AdminUser, "password": pw, "admin": "yes"})
-	}).(pulumi.StringOutput)
-	// Registering an existing user fails, so the step re-runs only for a
-	// new user or password, never for a new instance: the data volume keeps
-	// the accounts.
-	if p.AdminUser, err = playbookStep(ctx, "admin-user", ansible.PlaybookUpstream, UserTags,
-		withEnv(upstream, ansible.EnvExtraVars, userVars),
-		contentHash(pulumi.String(cfg.AdminUser), p.AdminPassword.Result),
-		[]pulumi.Resource{p.Start}, opts...); err != nil {
 		return nil, err
 	}
 	if cfg.Verify {
@@ -152,12 +145,64 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 		if cfg.IPv6 {
 			expect = append(expect, pulumi.Sprintf(" --expect-ipv6 %s", hs.Host.Instance.Ipv6Addresses.Index(pulumi.Int(0))))
 		}
-		if p.Verify, err = newVerify(ctx, cfg, expect, p.AdminPassword.Result, []pulumi.Resource{p.AdminUser},
+		if p.Verify, err = newVerify(ctx, cfg, expect, p.AdminPassword.Result, []pulumi.Resource{p.Playbook},
 			contentHash(consumed, p.AdminPassword.Result), opts...); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// redactions are the secret values the wrapper replaces in everything
+// Ansible prints, one per line: the generated ones, the secrets the
+// upstream derives from them (see derivedRedactions), and every value
+// inside the operator's secret playbookVars. The derived values are
+// computed inside the ApplyT from the generated ones, so that they are as
+// secret as those, and in the order of the upstream facts, so that the list
+// (and the ha host's parameter holding it) only changes with the secrets or
+// the pin.
+func (p *Provisioning) redactions(cfg Config) pulumi.StringOutput {
+	parts := []any{p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result}
+	generated := len(parts) // the derived values follow these
+	for _, v := range cfg.PlaybookVars.SecretValues() {
+		parts = append(parts, pulumi.String(v))
+	}
+	return pulumi.ToSecret(pulumi.All(parts...).ApplyT(func(v []any) (string, error) {
+		lines := make([]string, len(v))
+		for i, x := range v {
+			lines[i] = x.(string)
+		}
+		derived, err := derivedRedactions(cfg, v[0].(string), v[1].(string))
+		if err != nil {
+			return "", err
+		}
+		lines = slices.Insert(lines, generated, derived...)
+		return strings.Join(lines, "\n"), nil
+	})).(pulumi.StringOutput)
+}
+
+// derivedRedactions returns the secrets the pinned upstream derives from
+// secrets of ours, such as the appservice tokens and database passwords it
+// computes from matrix_homeserver_generic_secret_key as
+// "{{ (key + ':telegr.as.token') | hash('sha512') | to_uuid }}": values no
+// one gave the wrapper, which a failing task would show as they are. Their
+// sources are the variables vars.yml sets to the generated secrets, and the
+// operator's secret playbookVars.
+func derivedRedactions(cfg Config, genericKey, pgPassword string) ([]string, error) {
+	facts, err := upstream.Load()
+	if err != nil {
+		return nil, fmt.Errorf("provision: %w", err)
+	}
+	sources := map[string]string{}
+	for name, secret := range cfg.PlaybookVars.Secret {
+		if s, ok := cfg.PlaybookVars.Values[name].(string); ok && secret {
+			sources[name] = s
+		}
+	}
+	// The names of inventory.Vars, which the operator cannot set.
+	sources["matrix_homeserver_generic_secret_key"] = genericKey
+	sources["postgres_connection_password"] = pgPassword
+	return facts.DerivedValues(sources)
 }
 
 // VerifyWindow covers DNS propagation and certificate issuance after the
@@ -215,17 +260,24 @@ func (p *Provisioning) newSecrets(ctx *pulumi.Context, cfg Config, opts ...pulum
 	return err
 }
 
-// renderVars returns vars.yml, and the same file with the secrets masked
-// for reviewers, which is known in a preview unless TURN needs the address.
-func renderVars(cfg Config, pin ansible.Pin, address, genericKey, pgPassword pulumi.StringOutput) (vars, masked pulumi.StringOutput) {
-	settings := inventory.Settings{
+// settings maps the configuration onto what the playbook reads; the
+// secrets and addresses are added once known.
+func settings(cfg Config, pin ansible.Pin) inventory.Settings {
+	return inventory.Settings{
 		Domain: cfg.Domain, MigrationVersion: pin.MigrationVersion,
 		IPv6: cfg.IPv6, ServeBaseDomain: cfg.ServeBaseDomain, Element: cfg.Element, TURN: cfg.TURN,
-		Registration: string(cfg.Registration),
+		Registration: string(cfg.Registration), AdminUser: cfg.AdminUser,
+		Extra: cfg.PlaybookVars.Values, ExtraSecret: cfg.PlaybookVars.Secret,
 	}
-	vars = pulumi.All(address, genericKey, pgPassword).ApplyT(func(v []any) (string, error) {
-		s := settings
-		s.PublicIPv4, s.GenericSecretKey, s.PostgresPassword = v[0].(string), v[1].(string), v[2].(string)
+}
+
+// renderVars returns vars.yml, and the same file with the secrets masked
+// for reviewers, which is known in a preview unless TURN needs the address.
+func renderVars(cfg Config, pin ansible.Pin, address, genericKey, pgPassword, adminPassword pulumi.StringOutput) (vars, masked pulumi.StringOutput) {
+	base := settings(cfg, pin)
+	vars = pulumi.All(address, genericKey, pgPassword, adminPassword).ApplyT(func(v []any) (string, error) {
+		s := base
+		s.PublicIPv4, s.GenericSecretKey, s.PostgresPassword, s.AdminPassword = v[0].(string), v[1].(string), v[2].(string), v[3].(string)
 		rv, err := inventory.NewVars(s)
 		if err != nil {
 			return "", err
@@ -233,7 +285,7 @@ func renderVars(cfg Config, pin ansible.Pin, address, genericKey, pgPassword pul
 		return rv.YAML()
 	}).(pulumi.StringOutput)
 	renderMasked := func(ip string) (string, error) {
-		s := settings
+		s := base
 		s.PublicIPv4 = ip
 		rv, err := inventory.MaskedVars(s)
 		if err != nil {

@@ -18,7 +18,9 @@ const (
 	remoteCmd = "command:remote:Command"
 )
 
-var steps = []string{"wait-ready", "prepare", "playbook-setup", "playbook-start", "admin-user", "verify"}
+// steps: the first pulumi up runs prepare and one upstream invocation,
+// which creates the admin user declared in vars.yml and starts everything.
+var steps = []string{"wait-ready", "prepare", "playbook", "verify"}
 
 // commands returns the provisioning steps by name.
 func commands(t *testing.T, c *mock.Cloud) map[string]mock.Resource {
@@ -67,15 +69,16 @@ func TestCommandGraph(t *testing.T) {
 				t.Error("prepare runs before the data volume is attached")
 			}
 			for _, rec := range []string{"matrix-A", "base-A", "element-CNAME"} {
-				if !dependsOn(cmds["playbook-setup"], rec) {
-					t.Errorf("playbook-setup does not wait for DNS record %s (certificates need it)", rec)
+				if !dependsOn(cmds["playbook"], rec) {
+					t.Errorf("playbook does not wait for DNS record %s (certificates need it)", rec)
 				}
 			}
 			want := map[string]string{
-				"prepare":        "ansible/run-playbook --playbook prepare --tags prepare --extra-vars-env",
-				"playbook-setup": "ansible/run-playbook --playbook upstream --tags setup-all,ensure-matrix-users-created",
-				"playbook-start": "ansible/run-playbook --playbook upstream --tags start",
-				"admin-user":     "ansible/run-playbook --playbook upstream --tags register-user --extra-vars-env",
+				"prepare": "ansible/run-playbook --playbook prepare --tags prepare --extra-vars-env",
+				// The upstream's own one-run form (docs/installing.md):
+				// users are created, and so the homeserver started, with
+				// start in the same invocation, never with setup alone.
+				"playbook": "ansible/run-playbook --playbook upstream --tags setup-all,ensure-matrix-users-created,start",
 			}
 			for name, create := range want {
 				if got := get(cmds[name].Inputs, "create").StringValue(); got != create {
@@ -143,8 +146,17 @@ func TestSecretsOnlyInEnvironment(t *testing.T) {
 		}
 		env := get(c.Inputs, "environment")
 		redact := get(c.Inputs, "environment", ansible.EnvRedact)
-		if !redact.IsSecret() || strings.Count(redact.SecretValue().Element.StringValue(), "\n") != 2 {
-			t.Errorf("%s: the wrapper is not given the three generated passwords to redact: %v", name, redact)
+		// The generated secrets come first; what the upstream derives from
+		// them follows (TestDerivedSecretsAreRedacted).
+		if !redact.IsSecret() {
+			t.Errorf("%s: the redact list is not a secret", name)
+			continue
+		}
+		lines := strings.Split(redact.SecretValue().Element.StringValue(), "\n")
+		for _, s := range secrets {
+			if !strings.Contains(s, "PRIVATE KEY") && !slices.Contains(lines[:min(3, len(lines))], s) {
+				t.Errorf("%s: a generated password is not among the first values the wrapper redacts", name)
+			}
 		}
 		for _, key := range []string{ansible.EnvSSHPrivateKey, ansible.EnvInventoryVars, ansible.EnvExtraVars} {
 			v, ok := env.ObjectValue()[resource.PropertyKey(key)]
@@ -153,7 +165,7 @@ func TestSecretsOnlyInEnvironment(t *testing.T) {
 			}
 		}
 	}
-	setupEnv := get(commands(t, res.Cloud)["playbook-setup"].Inputs, "environment").ObjectValue()
+	setupEnv := get(commands(t, res.Cloud)["playbook"].Inputs, "environment").ObjectValue()
 	vars := setupEnv[ansible.EnvInventoryVars].SecretValue().Element.StringValue()
 	if !strings.Contains(vars, secrets[0]) && !strings.Contains(vars, secrets[1]) && !strings.Contains(vars, secrets[2]) {
 		t.Error("vars.yml carries none of the generated secrets")
@@ -187,10 +199,11 @@ func TestTriggers(t *testing.T) {
 		{"no-op", config(), "", nil},
 		{"ssh sources", config("matrix:sshAllowedCidrs", `["198.51.100.0/24"]`), "", nil},
 		{"dns ttl", config("matrix:dnsTtl", "60"), "", nil},
-		{"registration", config("matrix:registration", "token"), "", []string{"playbook-setup", "playbook-start", "verify"}},
-		{"turn", config("matrix:turn", "true"), "", []string{"playbook-setup", "playbook-start", "verify"}},
-		{"admin user", config("matrix:adminUser", "root"), "", []string{"admin-user", "verify"}},
-		{"new instance", config(), "host", []string{"wait-ready", "prepare", "playbook-setup", "playbook-start", "verify"}},
+		{"registration", config("matrix:registration", "token"), "", []string{"playbook", "verify"}},
+		{"turn", config("matrix:turn", "true"), "", []string{"playbook", "verify"}},
+		{"playbookVars", config("matrix:playbookVars", `{"ntfy_enabled":true}`), "", []string{"playbook", "verify"}},
+		{"admin user", config("matrix:adminUser", "root"), "", []string{"playbook", "verify"}},
+		{"new instance", config(), "host", []string{"wait-ready", "prepare", "playbook", "verify"}},
 		{"new data volume", config(), "data", []string{"prepare"}},
 		{"data volume grew", config("matrix:dataVolumeGiB", "40"), "", []string{"prepare"}},
 	} {
@@ -225,11 +238,11 @@ func TestNoProvisioning(t *testing.T) {
 	}
 }
 
-// renderedVars returns vars.yml as playbook-setup receives it.
+// renderedVars returns vars.yml as the playbook step receives it.
 func renderedVars(t *testing.T, raw map[string]string) map[string]any {
 	t.Helper()
 	res := run(t, false, raw)
-	env := get(commands(t, res.Cloud)["playbook-setup"].Inputs, "environment").ObjectValue()
+	env := get(commands(t, res.Cloud)["playbook"].Inputs, "environment").ObjectValue()
 	var vars map[string]any
 	if err := yaml.Unmarshal([]byte(env[ansible.EnvInventoryVars].SecretValue().Element.StringValue()), &vars); err != nil {
 		t.Fatal(err)
@@ -319,12 +332,60 @@ func TestVerifyStep(t *testing.T) {
 		if !pw.IsSecret() || pw.SecretValue().Element.StringValue() == "" {
 			t.Errorf("password reaches verify as %v", pw)
 		}
-		if !dependsOn(v, "admin-user") {
-			t.Error("verify does not wait for the admin user")
+		if !dependsOn(v, "playbook") {
+			t.Error("verify does not wait for the playbook run")
 		}
 	}
 	res := run(t, false, config("matrix:verify", "false"))
 	if _, ok := commands(t, res.Cloud)["verify"]; ok {
 		t.Error("verify declared with matrix:verify false")
+	}
+}
+
+// TestPlaybookInvocations counts the ansible-playbook runs of a first
+// `pulumi up` (every step runs), a vars change and a no-op (the steps whose
+// trigger changed). Before one upstream run took setup, start and the admin
+// user, these were 4, 2 and 0.
+//
+//	go test ./infra -run TestPlaybookInvocations -v
+func TestPlaybookInvocations(t *testing.T) {
+	res := run(t, false, config())
+	runsPlaybook := map[string]bool{}
+	for name, c := range commands(t, res.Cloud) {
+		runsPlaybook[name] = strings.Contains(get(c.Inputs, "create").StringValue(), ansible.Wrapper)
+	}
+	count := func(names []string) (n int) {
+		for _, s := range names {
+			if runsPlaybook[s] {
+				n++
+			}
+		}
+		return n
+	}
+	before := triggers(t, nil, config())
+	changed := func(raw map[string]string) []string {
+		after := triggers(t, nil, raw)
+		var out []string
+		for s := range after {
+			if after[s] != before[s] {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []string
+		want  int
+	}{
+		{"first up", steps, 2},
+		{"vars change", changed(config("matrix:playbookVars", `{"ntfy_enabled":true}`)), 1},
+		{"no-op", changed(config()), 0},
+	} {
+		got := count(tc.steps)
+		t.Logf("%s: %d ansible-playbook invocation(s)", tc.name, got)
+		if got != tc.want {
+			t.Errorf("%s: %d ansible-playbook invocations (%v), want %d", tc.name, got, tc.steps, tc.want)
+		}
 	}
 }

@@ -338,8 +338,8 @@ func TestDNSPerToggle(t *testing.T) {
 			{[]string{"matrix:ipv6", "false"}, []string{"A example.org", "A matrix.example.org", "CNAME element.example.org"}},
 			{[]string{"matrix:serveBaseDomain", "false"}, []string{"A matrix.example.org", "AAAA matrix.example.org", "CNAME element.example.org"}},
 			{[]string{"matrix:element", "false"}, []string{"A example.org", "AAAA example.org", "A matrix.example.org", "AAAA matrix.example.org"}},
-			{[]string{"matrix:extraSubdomains", `["ntfy","etherpad"]`, "matrix:element", "false", "matrix:serveBaseDomain", "false", "matrix:ipv6", "false"},
-				[]string{"A matrix.example.org", "CNAME ntfy.example.org", "CNAME etherpad.example.org"}},
+			{[]string{"matrix:playbookVars", `{"ntfy_enabled":true,"jitsi_enabled":true}`, "matrix:element", "false", "matrix:serveBaseDomain", "false", "matrix:ipv6", "false"},
+				[]string{"A matrix.example.org", "CNAME ntfy.example.org", "CNAME jitsi.example.org"}},
 		} {
 			t.Run(m.name+"/"+strings.Join(tc.kv, "="), func(t *testing.T) {
 				res := run(t, m.dryRun, config(append(tc.kv, "matrix:dnsTtl", "120")...))
@@ -453,7 +453,7 @@ func TestOutputs(t *testing.T) {
 				t.Errorf("private key output is not an OpenSSH key")
 			}
 			ip := res.Outputs["publicIpv4"].Value.(string)
-			if res.Outputs["sshCommand"].Value != "pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key && chmod 600 matrix-ssh.key && ssh -i matrix-ssh.key ubuntu@"+ip {
+			if res.Outputs["sshCommand"].Value != "(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key ubuntu@"+ip {
 				t.Errorf("ssh command %v", res.Outputs["sshCommand"].Value)
 			}
 			if ns := res.Outputs["nameServers"].Value.([]any); len(ns) != 4 {
@@ -520,7 +520,7 @@ func sameSet(a, b []string) bool {
 func BenchmarkProgram(b *testing.B) {
 	for _, m := range modes {
 		b.Run(m.name, func(b *testing.B) {
-			raw := config("matrix:turn", "true", "matrix:extraSubdomains", `["ntfy"]`)
+			raw := config("matrix:turn", "true", "matrix:playbookVars", `{"ntfy_enabled":true}`)
 			var n int
 			for b.Loop() {
 				res, err := synth.Run(synth.Options{Project: "matrix", Stack: "bench", Config: raw, DryRun: m.dryRun})

@@ -81,5 +81,5 @@ func options(dir, stack string, overrides map[string]string) (synth.Options, err
 		}
 		cfg.Values[k] = v
 	}
-	return synth.Options{Project: project.Name, Stack: stack, Config: cfg.Values, SecretKeys: cfg.SecretKeys}, nil
+	return synth.Options{Project: project.Name, Stack: stack, Config: cfg.Values, SecretKeys: cfg.SecretKeys, SecretPaths: cfg.SecretPaths}, nil
 }

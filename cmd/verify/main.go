@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"time"
 
@@ -88,6 +89,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		caFiles               listFlag
 		ipv4, ipv6, dnsNames  listFlag
 		dnsServer, serverName string
+		passwordFile          string
 	)
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -104,7 +106,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.cfg.MinCertDays, "min-cert-days", 14, "fail when a certificate expires within this many days")
 	fs.StringVar(&o.cfg.Registration, "registration", "", "expected registration mode: closed, token or open (empty: not checked)")
 	fs.StringVar(&o.cfg.Username, "user", "", "user (localpart or @user:server) for the round trip")
-	fs.StringVar(&o.cfg.Password, "password", "", "password for the round trip (default $MATRIX_VERIFY_PASSWORD)")
+	// There is deliberately no --password: a command line is readable by
+	// every local user (ps, /proc/PID/cmdline) and lands in shell history.
+	fs.StringVar(&passwordFile, "password-file", "", "file holding the password for the round trip, not readable by group or others (default $"+passwordEnv+")")
 	fs.Var(&ipv4, "expect-ipv4", "expected IPv4 address of the DNS names (repeatable, comma-separated)")
 	fs.Var(&ipv6, "expect-ipv6", "expected IPv6 address of the DNS names (repeatable, comma-separated)")
 	fs.Var(&dnsNames, "dns-name", "name for the DNS check (repeatable; default SERVER_NAME and matrix.SERVER_NAME)")
@@ -120,8 +124,14 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	o.cfg.ServerName = name
-	if o.cfg.Password == "" {
-		o.cfg.Password = os.Getenv("MATRIX_VERIFY_PASSWORD")
+	// An explicit --password-file wins over the environment, as flags
+	// usually do.
+	if passwordFile != "" {
+		if o.cfg.Password, err = readPasswordFile(passwordFile); err != nil {
+			return nil, err
+		}
+	} else {
+		o.cfg.Password = os.Getenv(passwordEnv)
 	}
 	o.cfg.DNSNames = dnsNames
 	if o.cfg.ExpectIPv4, err = parseAddrs(ipv4); err != nil {
@@ -134,6 +144,51 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	return &o, o.cfg.Validate()
+}
+
+// passwordEnv names the environment variable holding the round-trip
+// password; the Pulumi program's post-deploy step sets it.
+const passwordEnv = "MATRIX_VERIFY_PASSWORD"
+
+// readPasswordFile returns the password in path without its trailing line
+// break. It refuses a file that group or others may read: the flag exists
+// so that the password stays private to the user running verify, and a
+// world-readable file would expose it as widely as the command line did
+// (OpenSSH and libpq's .pgpass refuse such files for the same reason).
+// Where permissions cannot be set, use the environment variable.
+func readPasswordFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	defer f.Close()
+	// Stat the opened file, not the path, so the permissions checked are
+	// those of the file read.
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("password file %s is not a regular file", path)
+	}
+	// Windows has no group/other permission bits to check.
+	if perm := fi.Mode().Perm(); perm&0o044 != 0 && runtime.GOOS != "windows" {
+		return "", fmt.Errorf("password file %s has mode %04o, readable by group or others; chmod 600 it", path, perm)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	// Only one line break is stripped: other whitespace may be part of
+	// the password.
+	pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if pw == "" {
+		return "", fmt.Errorf("password file %s is empty", path)
+	}
+	if strings.ContainsAny(pw, "\r\n") {
+		return "", fmt.Errorf("password file %s has more than one line", path)
+	}
+	return pw, nil
 }
 
 func pickServerName(flagValue string, args []string) (string, error) {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +54,8 @@ func TestCLI(t *testing.T) {
 	}
 
 	t.Run("healthy JSON", func(t *testing.T) {
-		args := append(base, "--json", "--registration", "closed", "--user", "bob", "--password", "secret password", "example.test")
+		pwFile := writePasswordFile(t, "secret password\n", 0o600)
+		args := append(base, "--json", "--registration", "closed", "--user", "bob", "--password-file", pwFile, "example.test")
 		code, stdout, stderr := runCLI(ctx, args)
 		if code != exitOK {
 			t.Fatalf("exit %d, want 0\n%s\n%s", code, stdout, stderr)
@@ -80,6 +83,28 @@ func TestCLI(t *testing.T) {
 			}
 		}
 	})
+	t.Run("untrusted CA", func(t *testing.T) {
+		// Without --ca-file only the system roots are trusted, and the
+		// test CA is not one of them. The .well-known cannot be read
+		// then, so discovery falls back to example.test:8448, which is
+		// sent to Dendrite too for federation-tls to see its chain.
+		args := []string{"--connect-to", "example.test:8448:" + srv.HTTPSAddr}
+		for i := 0; i < len(base); i++ {
+			if base[i] == "--ca-file" {
+				i++
+				continue
+			}
+			args = append(args, base[i])
+		}
+		code, stdout, _ := runCLI(ctx, append(args, "example.test"))
+		if code != exitFailed {
+			t.Errorf("exit %d, want %d", code, exitFailed)
+		}
+		want := `signed by an unknown authority: "matrix-on-aws test CA" is not a trusted root`
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	})
 	t.Run("usage errors", func(t *testing.T) {
 		for _, args := range [][]string{
 			{},
@@ -100,4 +125,90 @@ func runCLI(ctx context.Context, args []string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
 	code := run(ctx, args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
+}
+
+// TestPassword checks where the round-trip password comes from: the
+// environment or --password-file, never the command line.
+func TestPassword(t *testing.T) {
+	parse := func(args ...string) (*options, error) {
+		return parseArgs(append(args, "example.test"), io.Discard)
+	}
+	t.Run("environment", func(t *testing.T) {
+		t.Setenv(passwordEnv, "from env")
+		o, err := parse("--user", "bob")
+		if err != nil || o.cfg.Password != "from env" {
+			t.Fatalf("password %q, err %v; want the environment's", passwordOf(o), err)
+		}
+	})
+	t.Run("file wins over environment", func(t *testing.T) {
+		t.Setenv(passwordEnv, "from env")
+		// One line break is stripped; other whitespace belongs to the
+		// password.
+		f := writePasswordFile(t, " from file \r\n", 0o600)
+		o, err := parse("--user", "bob", "--password-file", f)
+		if err != nil || o.cfg.Password != " from file " {
+			t.Fatalf("password %q, err %v; want the file's", passwordOf(o), err)
+		}
+	})
+	t.Run("no password flag", func(t *testing.T) {
+		t.Setenv(passwordEnv, "")
+		if _, err := parse("--user", "bob", "--password", "secret"); err == nil || !strings.Contains(err.Error(), "-password") {
+			t.Errorf("--password accepted (err %v)", err)
+		}
+	})
+	bad := []struct {
+		name, content string
+		mode          os.FileMode
+		want          string
+	}{
+		{"readable by others", "secret\n", 0o604, "mode 0604, readable by group or others"},
+		{"readable by group", "secret\n", 0o640, "mode 0640, readable by group or others"},
+		{"empty", "\n", 0o600, "is empty"},
+		{"several lines", "secret\nmore\n", 0o600, "more than one line"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			if runtime.GOOS == "windows" && tc.mode&0o044 != 0 {
+				t.Skip("no group/other permission bits on Windows")
+			}
+			f := writePasswordFile(t, tc.content, tc.mode)
+			_, err := parse("--user", "bob", "--password-file", f)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		if _, err := parse("--user", "bob", "--password-file", filepath.Join(t.TempDir(), "nope")); err == nil {
+			t.Error("missing password file accepted")
+		}
+	})
+	t.Run("refusal is a usage error", func(t *testing.T) {
+		f := writePasswordFile(t, "secret\n", 0o644)
+		code, _, stderr := runCLI(context.Background(), []string{"--user", "bob", "--password-file", f, "example.test"})
+		if code != exitUsage || !strings.Contains(stderr, "chmod 600") {
+			t.Errorf("exit %d, stderr %q; want %d and a chmod hint", code, stderr, exitUsage)
+		}
+	})
+}
+
+// writePasswordFile writes content to a new file with mode perm (set with
+// Chmod, which the umask does not narrow) and returns its path.
+func writePasswordFile(t *testing.T, content string, perm os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, perm); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func passwordOf(o *options) string {
+	if o == nil {
+		return ""
+	}
+	return o.cfg.Password
 }

@@ -29,6 +29,9 @@ type Prices struct {
 	RDSHour          map[string]float64 // PostgreSQL, single-AZ; Multi-AZ costs twice
 	RDSGP3GiBMonth   float64
 	S3GiBMonth       float64
+	// SSMAdvancedParameterMonth is the storage of one Advanced-tier SSM
+	// parameter (over 4 KiB); Standard ones are free.
+	SSMAdvancedParameterMonth float64
 }
 
 // Usage assumptions for what a price table cannot know.
@@ -45,7 +48,8 @@ const (
 // EUCentral1 are the prices of eu-central-1 (Frankfurt) from the AWS pricing
 // pages: aws.amazon.com/ec2/pricing/on-demand, /ebs/pricing, /vpc/pricing
 // (public IPv4), /cloudwatch/pricing, /elasticloadbalancing/pricing,
-// /rds/postgresql/pricing and /s3/pricing, as read in 2026. Prices change:
+// /rds/postgresql/pricing, /s3/pricing and /systems-manager/pricing
+// (Parameter Store), as read in 2026. Prices change:
 // check them before budgeting.
 var EUCentral1 = Prices{
 	Region: "eu-central-1",
@@ -55,15 +59,16 @@ var EUCentral1 = Prices{
 		"t3a.small": 0.0216, "t3a.medium": 0.0432,
 		"t4g.small": 0.0192, "t4g.medium": 0.0384, "t4g.large": 0.0768,
 	},
-	GP3GiBMonth:      0.0952,
-	SnapshotGiBMonth: 0.054,
-	PublicIPv4Hour:   0.005,
-	AlarmMonth:       0.10,
-	ALBHour:          0.027,
-	LCUHour:          0.008,
-	RDSHour:          map[string]float64{"db.t4g.micro": 0.018, "db.t4g.small": 0.036, "db.t4g.medium": 0.072},
-	RDSGP3GiBMonth:   0.137,
-	S3GiBMonth:       0.0245,
+	GP3GiBMonth:               0.0952,
+	SnapshotGiBMonth:          0.054,
+	PublicIPv4Hour:            0.005,
+	AlarmMonth:                0.10,
+	ALBHour:                   0.027,
+	LCUHour:                   0.008,
+	RDSHour:                   map[string]float64{"db.t4g.micro": 0.018, "db.t4g.small": 0.036, "db.t4g.medium": 0.072},
+	RDSGP3GiBMonth:            0.137,
+	S3GiBMonth:                0.0245,
+	SSMAdvancedParameterMonth: 0.05,
 }
 
 // Tables lists the regions with prices.
@@ -167,6 +172,10 @@ func FromResources(region string, resources []mock.Resource) (Estimate, error) {
 			}
 			gib := number(get(in, "allocatedStorage"))
 			monthly("RDS storage", fmt.Sprintf("%.0f GiB gp3 at $%.3f/GiB-month, %s", gib, p.RDSGP3GiBMonth, basis), gib*p.RDSGP3GiBMonth*copies)
+		case "aws:ssm/parameter:Parameter":
+			if get(in, "tier").IsString() && get(in, "tier").StringValue() == "Advanced" {
+				monthly("SSM parameter "+r.Name, fmt.Sprintf("Advanced tier (over 4 KiB) at $%.2f/month", p.SSMAdvancedParameterMonth), p.SSMAdvancedParameterMonth)
+			}
 		case "aws:s3/bucketV2:BucketV2":
 			if r.Name == "media" {
 				monthly("S3 media", fmt.Sprintf("~%d GiB at $%.4f/GiB-month", MediaGiB, p.S3GiBMonth), MediaGiB*p.S3GiBMonth)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -75,6 +76,12 @@ type Settings struct {
 	PublicIPv4       string // coturn's external address
 	GenericSecretKey string // 64 random characters
 	PostgresPassword string // random, under 100 characters
+	AdminUser        string // localpart of the admin account the playbook creates
+	AdminPassword    string // its initial password
+	// Extra are the operator's own upstream variables (matrix:playbookVars),
+	// rendered after the program's; ExtraSecret names those holding secrets.
+	Extra       map[string]any
+	ExtraSecret map[string]bool
 	// HA, when set, switches the playbook to an external PostgreSQL, media
 	// on S3 and Traefik behind a load balancer (the ha topology).
 	HA *HASettings
@@ -93,7 +100,7 @@ type HASettings struct {
 	MediaEndpoint    string // https://s3.<region>.amazonaws.com
 	WebPort          int    // Traefik's plain HTTP entrypoint on the host
 	FederationPort   int    // Traefik's plain federation entrypoint on the host
-	HealthPort       int    // Synapse's client API on the host, for /health
+	HealthPort       int    // Traefik's internal client API entrypoint on the host, for the health checks
 	TrustedCIDR      string // the only source of X-Forwarded-* headers Traefik trusts
 }
 
@@ -120,25 +127,42 @@ type Vars struct {
 	// external-postgres.md), media on S3 (docs/configuring-playbook-synapse-
 	// s3-storage-provider.md) and Traefik fronted by a load balancer
 	// (docs/configuring-playbook-own-webserver.md). All absent in single.
-	PostgresEnabled              *bool             `yaml:"postgres_enabled,omitempty"`
-	SynapseDatabaseHost          string            `yaml:"matrix_synapse_database_host,omitempty"`
-	SynapseDatabaseUser          string            `yaml:"matrix_synapse_database_user,omitempty"`
-	SynapseDatabasePassword      string            `yaml:"matrix_synapse_database_password,omitempty"`
-	SynapseDatabaseDatabase      string            `yaml:"matrix_synapse_database_database,omitempty"`
-	S3ProviderEnabled            *bool             `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_enabled,omitempty"`
-	S3ProviderBucket             string            `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_bucket,omitempty"`
-	S3ProviderRegion             string            `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_region_name,omitempty"`
-	S3ProviderEndpoint           string            `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_endpoint_url,omitempty"`
-	S3ProviderInstanceProfile    *bool             `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_ec2_instance_profile,omitempty"`
-	S3ProviderStoreSynchronous   *bool             `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_store_synchronous,omitempty"`
-	SSLEnabled                   *bool             `yaml:"matrix_playbook_ssl_enabled,omitempty"`
-	TraefikWebSecureEnabled      *bool             `yaml:"traefik_config_entrypoint_web_secure_enabled,omitempty"`
-	TraefikWebHostBindPort       string            `yaml:"traefik_container_web_host_bind_port,omitempty"`
-	TraefikWebTrustedIPs         []string          `yaml:"traefik_config_entrypoint_web_forwardedHeaders_trustedIPs,omitempty"`
-	FederationHostBindPort       string            `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_host_bind_port,omitempty"`
-	FederationHTTP3Enabled       *bool             `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_http3_enabled,omitempty"`
-	FederationEntrypointCustom   *EntrypointConfig `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_custom,omitempty"`
-	SynapseClientAPIHostBindPort string            `yaml:"matrix_synapse_container_client_api_host_bind_port,omitempty"`
+	PostgresEnabled               *bool             `yaml:"postgres_enabled,omitempty"`
+	SynapseDatabaseHost           string            `yaml:"matrix_synapse_database_host,omitempty"`
+	SynapseDatabaseUser           string            `yaml:"matrix_synapse_database_user,omitempty"`
+	SynapseDatabasePassword       string            `yaml:"matrix_synapse_database_password,omitempty"`
+	SynapseDatabaseDatabase       string            `yaml:"matrix_synapse_database_database,omitempty"`
+	S3ProviderEnabled             *bool             `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_enabled,omitempty"`
+	S3ProviderBucket              string            `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_bucket,omitempty"`
+	S3ProviderRegion              string            `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_region_name,omitempty"`
+	S3ProviderEndpoint            string            `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_endpoint_url,omitempty"`
+	S3ProviderInstanceProfile     *bool             `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_config_ec2_instance_profile,omitempty"`
+	S3ProviderStoreSynchronous    *bool             `yaml:"matrix_synapse_ext_synapse_s3_storage_provider_store_synchronous,omitempty"`
+	SSLEnabled                    *bool             `yaml:"matrix_playbook_ssl_enabled,omitempty"`
+	TraefikWebSecureEnabled       *bool             `yaml:"traefik_config_entrypoint_web_secure_enabled,omitempty"`
+	TraefikWebHostBindPort        string            `yaml:"traefik_container_web_host_bind_port,omitempty"`
+	TraefikWebTrustedIPs          []string          `yaml:"traefik_config_entrypoint_web_forwardedHeaders_trustedIPs,omitempty"`
+	FederationHostBindPort        string            `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_host_bind_port,omitempty"`
+	FederationHTTP3Enabled        *bool             `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_http3_enabled,omitempty"`
+	FederationEntrypointCustom    *EntrypointConfig `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_custom,omitempty"`
+	InternalClientAPIHostBindPort string            `yaml:"matrix_playbook_internal_matrix_client_api_traefik_entrypoint_host_bind_port,omitempty"`
+
+	// The admin account, created declaratively by the playbook's
+	// matrix-user-creator role with the ensure-matrix-users-created tag
+	// (docs/registering-users.md): no separate register-user run, and the
+	// password travels inside vars.yml, never on a command line.
+	Users []User `yaml:"matrix_user_creator_users_additional,omitempty"`
+
+	// Extra holds matrix:playbookVars, which the program checked against
+	// the pinned upstream and against the names above.
+	Extra map[string]any `yaml:",inline"`
+}
+
+// User is one entry of matrix_user_creator_users_additional.
+type User struct {
+	Username        string `yaml:"username"`
+	InitialPassword string `yaml:"initial_password"`
+	InitialType     string `yaml:"initial_type"`
 }
 
 // EntrypointConfig is the part of a Traefik entrypoint's configuration the
@@ -176,6 +200,15 @@ func NewVars(s Settings) (Vars, error) {
 		ElementEnabled:            s.Element,
 		CoturnEnabled:             s.TURN,
 	}
+	if s.AdminUser != "" {
+		if s.AdminPassword == "" {
+			return Vars{}, fmt.Errorf("inventory: the admin user %s has no password", s.AdminUser)
+		}
+		v.Users = []User{{Username: s.AdminUser, InitialPassword: s.AdminPassword, InitialType: "admin"}}
+	}
+	if err := v.addExtra(s.Extra); err != nil {
+		return Vars{}, err
+	}
 	switch s.Registration {
 	case RegistrationClosed:
 	case RegistrationToken:
@@ -199,6 +232,23 @@ func NewVars(s Settings) (Vars, error) {
 		v.CoturnExternalIPs = []string{s.PublicIPv4}
 	}
 	return v, nil
+}
+
+// addExtra merges the operator's variables; none may be one the program
+// renders (the config refuses them first, this keeps the file unambiguous).
+func (v *Vars) addExtra(extra map[string]any) error {
+	if len(extra) == 0 {
+		return nil
+	}
+	owned := VariableNames()
+	v.Extra = map[string]any{}
+	for name, val := range extra {
+		if slices.Contains(owned, name) {
+			return fmt.Errorf("inventory: %s is rendered by the program and cannot be set again", name)
+		}
+		v.Extra[name] = val
+	}
+	return nil
 }
 
 // applyHA switches the playbook to the ha topology's external services.
@@ -239,7 +289,7 @@ func (v *Vars) applyHA(s Settings) error {
 	v.S3ProviderBucket, v.S3ProviderRegion, v.S3ProviderEndpoint = h.MediaBucket, h.MediaRegion, h.MediaEndpoint
 	v.SSLEnabled, v.TraefikWebSecureEnabled, v.FederationHTTP3Enabled = &yes, &no, &no
 	v.TraefikWebHostBindPort, v.FederationHostBindPort = bind(h.WebPort), bind(h.FederationPort)
-	v.SynapseClientAPIHostBindPort = bind(h.HealthPort)
+	v.InternalClientAPIHostBindPort = bind(h.HealthPort)
 	v.TraefikWebTrustedIPs = []string{trusted.String()}
 	v.FederationEntrypointCustom = &EntrypointConfig{ForwardedHeaders{TrustedIPs: []string{trusted.String()}}}
 	return nil
@@ -290,13 +340,27 @@ const MaskedValue = "[secret]"
 // MaskedValue, so they need not exist yet.
 func MaskedVars(s Settings) (Vars, error) {
 	s.GenericSecretKey, s.PostgresPassword = strings.Repeat("x", 64), "x"
+	if s.AdminUser != "" {
+		s.AdminPassword = "x"
+	}
 	if s.HA != nil {
 		ha := *s.HA
 		ha.DatabasePassword = "x"
 		s.HA = &ha
 	}
+	extra := map[string]any{}
+	for name, val := range s.Extra {
+		extra[name] = val
+		if s.ExtraSecret[name] {
+			extra[name] = MaskedValue
+		}
+	}
+	s.Extra = extra
 	v, err := NewVars(s)
 	v.GenericSecretKey, v.PostgresPassword = MaskedValue, MaskedValue
+	for i := range v.Users {
+		v.Users[i].InitialPassword = MaskedValue
+	}
 	if s.HA != nil {
 		v.SynapseDatabasePassword = MaskedValue
 	}
@@ -309,7 +373,7 @@ func VariableNames() []string {
 	var names []string
 	t := reflect.TypeOf(Vars{})
 	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" && t.Field(i).Name != "Extra" {
 			names = append(names, name)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/matrix-on-aws/homeserver/internal/upstream"
 	"gopkg.in/yaml.v3"
 )
 
@@ -185,13 +186,11 @@ func haSettings() Settings {
 	return s
 }
 
-// haVarNames are the variables the ha topology sets, each checked with
-// git grep at the pinned upstream commit: the role defaults
-// (roles/custom/matrix-synapse/defaults/main.yml, matrix-base), the
-// group_vars, or the docs that configure the external Traefik role
-// (docs/configuring-playbook-own-webserver.md,
-// docs/configuring-playbook-external-postgres.md,
-// docs/configuring-playbook-synapse-s3-storage-provider.md).
+// haVarNames are the variables the ha topology sets. That each is defined
+// at the pinned upstream commit is checked against internal/upstream's
+// facts of that commit: here for these names (TestHAVars), and for every
+// rendered name by cmd/upstreamvars (TestCommittedFactsAndRenderedNames),
+// the check to run when the pin moves.
 var haVarNames = map[string]any{
 	"postgres_enabled":                                                                     false,
 	"matrix_synapse_database_host":                                                         "matrix-ha.cabc.eu-central-1.rds.amazonaws.com",
@@ -213,7 +212,9 @@ var haVarNames = map[string]any{
 	"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_custom": map[string]any{
 		"forwardedHeaders": map[string]any{"trustedIPs": []any{"10.42.0.0/16"}},
 	},
-	"matrix_synapse_container_client_api_host_bind_port": "0.0.0.0:8008",
+	// The load balancer's health checks reach Synapse through Traefik's
+	// internal entrypoint; Synapse itself binds no host port.
+	"matrix_playbook_internal_matrix_client_api_traefik_entrypoint_host_bind_port": "0.0.0.0:8008",
 }
 
 func renderMap(t *testing.T, s Settings, masked bool) map[string]any {
@@ -239,7 +240,17 @@ func renderMap(t *testing.T, s Settings, masked bool) map[string]any {
 func TestHAVars(t *testing.T) {
 	single := renderMap(t, settings(), false)
 	ha := renderMap(t, haSettings(), false)
+	facts, err := upstream.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ha["matrix_synapse_container_client_api_host_bind_port"]; ok {
+		t.Error("ha binds Synapse's client API on the host: the load balancer's health check could go around Traefik")
+	}
 	for name, want := range haVarNames {
+		if !facts.Known(name) {
+			t.Errorf("%s is not defined at the pinned upstream commit %s", name, facts.Commit)
+		}
 		if _, ok := single[name]; ok {
 			t.Errorf("single renders %s", name)
 		}

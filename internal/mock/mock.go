@@ -31,7 +31,8 @@ type Cloud struct {
 	// Zones are the public hosted zones in the account, name -> zone ID.
 	Zones map[string]string
 	// Offerings limits where instance types are offered: type -> AZ
-	// suffixes such as "a", "b". Types missing here are offered everywhere.
+	// suffixes such as "a", "b". Types missing here are offered in every
+	// zone if the fake EC2 has them at all (instanceTypes).
 	Offerings map[string][]string
 	// Generation makes the resources of the given logical names come back
 	// with new IDs, as after a replacement.
@@ -63,6 +64,10 @@ type Resource struct {
 	// DeleteBeforeReplace and ReplaceOnChanges are the resource options.
 	DeleteBeforeReplace bool
 	ReplaceOnChanges    []string
+	// AdditionalSecretOutputs are the outputs the program asked the engine
+	// to keep secret; the mock marks them secret in Outputs, as the
+	// engine does.
+	AdditionalSecretOutputs []string
 }
 
 // New returns an account holding the given public zones.
@@ -118,6 +123,17 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if c.DryRun && args.Custom {
 		id = ""
 	}
+	// The engine, not the provider, makes these outputs secret;
+	// pulumi.WithMocks leaves that to the mocks. Unknown values stay as
+	// they are: the SDK resolves a secret around an unknown as a known
+	// empty value, so applies would run on "" in a preview.
+	if rpc := args.RegisterRPC; rpc != nil {
+		for _, k := range rpc.GetAdditionalSecretOutputs() {
+			if v, ok := state[resource.PropertyKey(k)]; ok && !v.IsSecret() && !v.ContainsUnknowns() {
+				state[resource.PropertyKey(k)] = resource.MakeSecret(v)
+			}
+		}
+	}
 	c.record(args, id, state)
 	return id, state, nil
 }
@@ -133,6 +149,7 @@ func (c *Cloud) record(args pulumi.MockResourceArgs, id string, state resource.P
 		r.DependsOn = rpc.GetDependencies()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.ReplaceOnChanges = rpc.GetReplaceOnChanges()
+		r.AdditionalSecretOutputs = rpc.GetAdditionalSecretOutputs()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -5,9 +5,12 @@ package policy
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -68,19 +71,44 @@ var get = mock.Get
 
 func isTrue(v resource.PropertyValue) bool { return v.IsBool() && v.BoolValue() }
 
+// ssh checks every source that may reach port 22 with infra.CheckSSHSources,
+// the check config validation applies to matrix:sshAllowedCidrs: not the
+// whole internet however it is spelt (0.0.0.0/1 plus 128.0.0.0/1, or many
+// /9s), unless the stack opts in, and never an address no connection can
+// come from.
 func ssh(s Stack) []Violation {
-	if s.Config["matrix:allowSshFromAnywhere"] == "true" {
-		return nil
-	}
+	anywhere, _ := strconv.ParseBool(s.Config["matrix:allowSshFromAnywhere"])
+	var sources []netip.Prefix
+	rulesOf := map[netip.Prefix][]string{}
 	var vs []Violation
 	for _, r := range s.Result.Cloud.Find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
 		from, to := get(r.Inputs, "fromPort"), get(r.Inputs, "toPort")
 		proto := get(r.Inputs, "ipProtocol").StringValue()
 		covers22 := proto == "-1" || (from.IsNumber() && to.IsNumber() && from.NumberValue() <= 22 && to.NumberValue() >= 22 && proto == "tcp")
 		for _, key := range []string{"cidrIpv4", "cidrIpv6"} {
-			if c := get(r.Inputs, key); covers22 && c.IsString() && (c.StringValue() == "0.0.0.0/0" || c.StringValue() == "::/0") {
-				vs = append(vs, Violation{RuleSSH, id(r), "SSH open to " + c.StringValue() + " without matrix:allowSshFromAnywhere"})
+			c := get(r.Inputs, key)
+			if !covers22 || !c.IsString() {
+				continue
 			}
+			p, err := netip.ParsePrefix(c.StringValue())
+			if err != nil {
+				vs = append(vs, Violation{RuleSSH, id(r), fmt.Sprintf("%s %q is not a CIDR", key, c.StringValue())})
+				continue
+			}
+			p = p.Masked() // AWS applies the rule to the whole prefix
+			if _, seen := rulesOf[p]; !seen {
+				sources = append(sources, p)
+			}
+			rulesOf[p] = append(rulesOf[p], id(r))
+		}
+	}
+	for _, p := range infra.CheckSSHSources(sources, anywhere) {
+		if !p.Prefix.IsValid() {
+			vs = append(vs, Violation{RuleSSH, "", "SSH sources: " + p.Message})
+			continue
+		}
+		for _, r := range rulesOf[p.Prefix] {
+			vs = append(vs, Violation{RuleSSH, r, "SSH source " + p.Prefix.String() + " " + p.Message})
 		}
 	}
 	return vs

@@ -80,7 +80,7 @@ func TestGeneratedConfigs(t *testing.T) {
 			"matrix:serveBaseDomain", pick("true", "false"),
 			"matrix:instanceType", pick("t3.small", "t3.medium", "t4g.small", "m7i.large", "m7g.large"),
 			"matrix:registration", pick("closed", "token", "open"),
-			"matrix:extraSubdomains", pick(`[]`, `["ntfy"]`, `["ntfy","etherpad"]`),
+			"matrix:playbookVars", pick(`{}`, `{"ntfy_enabled":true}`, `{"ntfy_enabled":true,"matrix_synapse_workers_enabled":true,"matrix_synapse_workers_preset":"one-of-each"}`),
 			"matrix:sshPublicKey", pick("", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIJvGDR4Dkbc3USWRXrEcdqhHfyZ2sxG6i6A8B5hcCYm op"),
 			"matrix:protect", pick("true", "false"),
 			"matrix:provision", pick("true", "true", "false"),
@@ -210,5 +210,49 @@ func TestSecretOutputLeakIsCaught(t *testing.T) {
 	s.Result.Outputs["adminPassword"] = synth.Output{Value: o.Value, Known: true} // no longer secret
 	if got := rules(Check(s)); !slices.Equal(got, []string{RuleSecretsPlain}) {
 		t.Errorf("violations %v", got)
+	}
+}
+
+// TestSSHRuleSeesThroughSpelling: the rule applies config validation's
+// check (infra.CheckSSHSources), so the internet written as two halves,
+// a set of sources adding up to more than one organisation's block, or a
+// source no connection can come from are all caught, however the program
+// came to declare them.
+func TestSSHRuleSeesThroughSpelling(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stack func(t *testing.T) Stack
+	}{
+		{"halves v4", func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base("matrix:sshAllowedCidrs", `["0.0.0.0/1","128.0.0.0/1"]`, "matrix:allowSshFromAnywhere", "true"))
+			delete(s.Config, "matrix:allowSshFromAnywhere")
+			return s
+		}},
+		{"halves v6", func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base("matrix:sshAllowedCidrs", `["203.0.113.7/32","::/1","8000::/1"]`, "matrix:allowSshFromAnywhere", "true"))
+			delete(s.Config, "matrix:allowSshFromAnywhere")
+			return s
+		}},
+		{"union", func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base("matrix:sshAllowedCidrs", `["1.0.0.0/8","2.0.0.0/8"]`, "matrix:allowSshFromAnywhere", "true"))
+			delete(s.Config, "matrix:allowSshFromAnywhere")
+			return s
+		}},
+		{"loopback despite opt-in", func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base("matrix:sshAllowedCidrs", `["203.0.113.7/32"]`, "matrix:allowSshFromAnywhere", "true"))
+			for _, r := range s.Result.Cloud.Find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+				if c := get(r.Inputs, "cidrIpv4"); c.IsString() && c.StringValue() == "203.0.113.7/32" {
+					r.Inputs["cidrIpv4"] = resource.NewStringProperty("127.0.0.1/32")
+				}
+			}
+			return s
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vs := Check(tc.stack(t))
+			if got := rules(vs); !slices.Equal(got, []string{RuleSSH}) {
+				t.Errorf("violations %v, want only %s:\n%v", got, RuleSSH, vs)
+			}
+		})
 	}
 }

@@ -5,8 +5,9 @@
 // file that admits it, and listens on a free port. Only the current user may
 // log in. Nothing system-wide is changed, with one exception: sshd needs its
 // privilege separation directory /run/sshd, which Start creates when it is
-// missing (as root; the Debian package creates it only when the service
-// starts).
+// missing (the Debian package creates it only when the service starts): as
+// root, or through sudo -n when the tests run as a user with passwordless
+// sudo (as on GitHub's runners).
 //
 // It needs /usr/sbin/sshd and ssh-keygen (Debian: apt install openssh-server
 // openssh-client).
@@ -16,6 +17,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -126,10 +128,19 @@ func ensurePrivSepDir() error {
 		}
 		return nil
 	}
-	if err := os.MkdirAll(PrivSepDir, 0o755); err != nil {
-		return fmt.Errorf("sshd needs the directory %s; create it as root (mkdir -p %s): %w", PrivSepDir, PrivSepDir, err)
+	err := os.MkdirAll(PrivSepDir, 0o755)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if os.Geteuid() != 0 && errors.Is(err, fs.ErrPermission) {
+		// Not root: through sudo, when it needs no password.
+		out, serr := exec.Command("sudo", "-n", "mkdir", "-p", "-m", "0755", "--", PrivSepDir).CombinedOutput()
+		if serr == nil {
+			return nil
+		}
+		err = fmt.Errorf("%w; sudo -n mkdir: %v: %s", err, serr, bytes.TrimSpace(out))
+	}
+	return fmt.Errorf("sshd needs the directory %s; create it as root (mkdir -p %s): %w", PrivSepDir, PrivSepDir, err)
 }
 
 func freePort() (int, error) {

@@ -20,8 +20,14 @@ const SecretPlaceholder = "secret-placeholder"
 
 // Config is a stack's configuration in the engine's form.
 type Config struct {
-	Values     map[string]string
+	Values map[string]string
+	// SecretKeys are the keys holding a secure value anywhere inside, as
+	// the engine reports them to a program (PULUMI_CONFIG_SECRET_KEYS).
 	SecretKeys []string
+	// SecretPaths are the secure values themselves: a key, or a path
+	// inside one such as "matrix:playbookVars.smtp_password" (the form
+	// `pulumi config set --secret --path` takes).
+	SecretPaths []string
 }
 
 // Project is the part of Pulumi.yaml this program cares about.
@@ -73,35 +79,56 @@ func Load(dir, project, stack string) (Config, error) {
 		if !strings.Contains(key, ":") {
 			key = project + ":" + key
 		}
-		s, secret, err := engineValue(v)
+		var secrets []string
+		s, err := engineValue(maskSecure(v, key, &secrets))
 		if err != nil {
 			return Config{}, fmt.Errorf("stackfile: %s: %s: %w", path, key, err)
 		}
 		c.Values[key] = s
-		if secret {
+		if len(secrets) > 0 {
 			c.SecretKeys = append(c.SecretKeys, key)
+			c.SecretPaths = append(c.SecretPaths, secrets...)
 		}
 	}
 	sort.Strings(c.SecretKeys)
+	sort.Strings(c.SecretPaths)
 	return c, nil
 }
 
-// engineValue converts one YAML value to the string the engine passes on.
-func engineValue(v any) (string, bool, error) {
+// maskSecure replaces every {secure: ciphertext} inside v with
+// SecretPlaceholder, recording its path.
+func maskSecure(v any, path string, secrets *[]string) any {
 	switch t := v.(type) {
-	case string:
-		return t, false, nil
 	case map[string]any:
 		if _, ok := t["secure"]; ok && len(t) == 1 {
-			return SecretPlaceholder, true, nil
+			*secrets = append(*secrets, path)
+			return SecretPlaceholder
 		}
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = maskSecure(e, path+"."+k, secrets)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = maskSecure(e, fmt.Sprintf("%s[%d]", path, i), secrets)
+		}
+		return out
+	}
+	return v
+}
+
+// engineValue converts one YAML value to the string the engine passes on.
+func engineValue(v any) (string, error) {
+	switch t := v.(type) {
+	case string:
+		return t, nil
 	case nil:
-		return "", false, nil
-	}
-	switch v.(type) {
+		return "", nil
 	case map[string]any, []any:
-		b, err := json.Marshal(v)
-		return string(b), false, err
+		b, err := json.Marshal(t)
+		return string(b), err
 	}
-	return fmt.Sprint(v), false, nil
+	return fmt.Sprint(v), nil
 }

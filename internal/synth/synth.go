@@ -39,8 +39,10 @@ type Options struct {
 	Stack      string
 	Config     map[string]string
 	SecretKeys []string
-	DryRun     bool        // preview instead of update
-	Cloud      *mock.Cloud // nil: a cloud holding DefaultZones of matrix:domain
+	// SecretPaths are the secure values inside keys (stackfile.Config).
+	SecretPaths []string
+	DryRun      bool        // preview instead of update
+	Cloud       *mock.Cloud // nil: a cloud holding DefaultZones of matrix:domain
 }
 
 // Result is what one run declared.
@@ -63,7 +65,7 @@ type Output struct {
 // Run executes the program the way main does. A configuration error is
 // returned as the same *infra.ConfigError `pulumi up` reports.
 func Run(opts Options) (*Result, error) {
-	cfg, err := infra.ParseConfig(opts.Config)
+	cfg, err := infra.ParseConfig(opts.Config, append(opts.SecretKeys, opts.SecretPaths...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -236,4 +238,20 @@ func jsonValue(v any) any {
 		return fmt.Sprint(v)
 	}
 	return out
+}
+
+// Inventory is the rendered inventory with its secrets: the hosts file and
+// vars.yml exactly as the playbook would receive them, the secrets being
+// the mocks' stand-ins (or a stack file's placeholders). It is for checks
+// that need real-shaped values, such as the upstream's validation; never
+// print it.
+func (r *Result) Inventory() (hosts, vars string, err error) {
+	rendered := r.Homeserver.Provisioning.Rendered
+	h, v := settle(rendered.Hosts), settle(rendered.Vars)
+	hs, ok1 := h.Value.(string)
+	vs, ok2 := v.Value.(string)
+	if !h.Known || !v.Known || !ok1 || !ok2 {
+		return "", "", fmt.Errorf("synth: the inventory is not known (run in update mode)")
+	}
+	return hs, vs, nil
 }

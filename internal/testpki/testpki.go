@@ -1,5 +1,5 @@
-// Package testpki creates a throwaway certificate authority and leaf
-// certificates for tests that speak TLS to local servers.
+// Package testpki creates throwaway certificate authorities, intermediate
+// CAs and leaf certificates for tests that speak TLS to local servers.
 package testpki
 
 import (
@@ -17,52 +17,106 @@ import (
 	"time"
 )
 
-// CA is a certificate authority that lives for one test run.
+// CA is a certificate authority that lives for one test run: a root, or an
+// intermediate issued by another CA.
 type CA struct {
 	Cert *x509.Certificate
 	key  *ecdsa.PrivateKey
 	der  []byte
+	// parent issued an intermediate; nil for a root.
+	parent *CA
 }
 
-// NewCA creates a self-signed CA valid for a year.
+// NewCA creates a self-signed root CA named "matrix-on-aws test CA",
+// valid for a year.
 func NewCA() (*CA, error) {
+	return NewNamedCA("matrix-on-aws test CA")
+}
+
+// NewNamedCA creates a self-signed root CA with the given common name,
+// valid for a year. Tests use a second, differently named CA as an
+// authority the verifier does not trust, so that its findings can tell
+// the two apart.
+func NewNamedCA(commonName string) (*CA, error) {
+	now := time.Now()
+	return newCA(nil, commonName, now.Add(-time.Hour), now.Add(365*24*time.Hour))
+}
+
+// NewIntermediate creates an intermediate CA issued by ca and valid from
+// notBefore to notAfter, which may lie in the past to make an expired
+// intermediate. Leaves it issues carry it (and any intermediates above
+// it) after the leaf in CertPEM, as a server sends its chain.
+func (ca *CA) NewIntermediate(commonName string, notBefore, notAfter time.Time) (*CA, error) {
+	return newCA(ca, commonName, notBefore, notAfter)
+}
+
+// newCA creates a CA certificate signed by parent, or a self-signed one
+// when parent is nil.
+func newCA(parent *CA, commonName string, notBefore, notAfter time.Time) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate CA key: %w", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "matrix-on-aws test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
+		Subject:               pkix.Name{CommonName: commonName},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	issuer, signer := tmpl, key
+	if parent != nil {
+		issuer, signer = parent.Cert, parent.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, signer)
 	if err != nil {
-		return nil, fmt.Errorf("create CA certificate: %w", err)
+		return nil, fmt.Errorf("create CA certificate %q: %w", commonName, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("parse CA certificate: %w", err)
+		return nil, fmt.Errorf("parse CA certificate %q: %w", commonName, err)
 	}
-	return &CA{Cert: cert, key: key, der: der}, nil
+	return &CA{Cert: cert, key: key, der: der, parent: parent}, nil
 }
 
-// Pool returns a pool holding only the CA.
+// Root returns the root CA of ca's hierarchy: ca itself unless it is an
+// intermediate.
+func (ca *CA) Root() *CA {
+	for ca.parent != nil {
+		ca = ca.parent
+	}
+	return ca
+}
+
+// Pool returns a pool holding only the root of ca's hierarchy, the trust
+// anchor a client needs for certificates ca issues. An intermediate is
+// never put in the pool: a client has to get it from the server's chain.
 func (ca *CA) Pool() *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(ca.Cert)
+	p.AddCert(ca.Root().Cert)
 	return p
 }
 
-// PEM returns the CA certificate in PEM form.
+// PEM returns the root certificate of ca's hierarchy in PEM form, as a
+// --ca-file would hold it.
 func (ca *CA) PEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.der})
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Root().der})
 }
 
-// Leaf is an issued certificate and its key.
+// chainPEM returns the intermediates from ca up to, but not including,
+// the root, in PEM form and in the order a server sends them.
+func (ca *CA) chainPEM() []byte {
+	var out []byte
+	for c := ca; c.parent != nil; c = c.parent {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.der})...)
+	}
+	return out
+}
+
+// Leaf is an issued certificate and its key. CertPEM holds the leaf
+// followed by the intermediates of its issuer, if any.
 type Leaf struct {
 	CertPEM, KeyPEM []byte
 }
@@ -86,7 +140,8 @@ func (l *Leaf) WriteFiles(dir string) (certFile, keyFile string, err error) {
 }
 
 // Issue creates a server certificate for names valid from notBefore to
-// notAfter.
+// notAfter. When ca is an intermediate, the chain up to the root follows
+// the leaf in CertPEM.
 func (ca *CA) Issue(names []string, notBefore, notAfter time.Time) (*Leaf, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -110,7 +165,7 @@ func (ca *CA) Issue(names []string, notBefore, notAfter time.Time) (*Leaf, error
 		return nil, fmt.Errorf("marshal leaf key: %w", err)
 	}
 	return &Leaf{
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		CertPEM: append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), ca.chainPEM()...),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
 	}, nil
 }

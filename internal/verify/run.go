@@ -113,7 +113,7 @@ func (v *verifier) clientChecks(ctx context.Context, wg *sync.WaitGroup) {
 		})
 	}
 	if v.cfg.Username == "" {
-		v.record(CheckRoundTrip, skipped("no credentials given (--user, --password)"))
+		v.record(CheckRoundTrip, skipped("no credentials given (--user with $MATRIX_VERIFY_PASSWORD or --password-file)"))
 	} else {
 		wg.Go(func() {
 			v.probe(ctx, CheckRoundTrip, func(ctx context.Context) Result {

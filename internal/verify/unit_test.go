@@ -1,11 +1,17 @@
 package verify
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
+
+	"github.com/matrix-on-aws/homeserver/internal/testpki"
 )
 
 func TestModeFromFlows(t *testing.T) {
@@ -101,5 +107,53 @@ func TestCompareAddrs(t *testing.T) {
 	}
 	if got := compareAddrs("x", "IPv4", []netip.Addr{a("192.0.2.9")}, nil); got != "" {
 		t.Errorf("unexpected family compared: %q", got)
+	}
+}
+
+// TestTLSFailureExpiredIntermediate feeds tlsFailure both ways crypto/x509
+// can report a chain through an expired intermediate: as an invalid
+// certificate naming the intermediate (what Go does today, exercised
+// against Dendrite in TestDendrite) and as an unknown authority with the
+// expiry only as a hint. Either way the finding must blame the
+// intermediate, not the leaf or the trust store.
+func TestTLSFailureExpiredIntermediate(t *testing.T) {
+	ca, err := testpki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	inter, err := ca.NewIntermediate("stale intermediate", now.Add(-48*time.Hour), now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := inter.IssueValid(30*24*time.Hour, "matrix.example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []*x509.Certificate
+	for rest := leaf.CertPEM; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, c)
+	}
+	if len(sent) != 2 {
+		t.Fatalf("leaf PEM holds %d certificates, want leaf and intermediate", len(sent))
+	}
+	for name, cause := range map[string]error{
+		"invalid certificate": x509.CertificateInvalidError{Cert: sent[1], Reason: x509.Expired},
+		"unknown authority":   x509.UnknownAuthorityError{Cert: sent[0]},
+	} {
+		err := &tls.CertificateVerificationError{UnverifiedCertificates: sent, Err: cause}
+		res := tlsFailure("matrix.example.test:8448", "matrix.example.test", err)
+		want := `intermediate certificate "stale intermediate" in the chain for matrix.example.test expired`
+		if res.Status != Fail || !strings.Contains(res.Reason, want) {
+			t.Errorf("%s: %s %q, want fail containing %q", name, res.Status, res.Reason, want)
+		}
 	}
 }

@@ -1,0 +1,101 @@
+package infra_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/matrix-on-aws/homeserver/internal/mock"
+	"github.com/matrix-on-aws/homeserver/internal/upstream"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+const passwordType = "random:index/randomPassword:RandomPassword"
+
+// generated returns the value of a generated password.
+func generated(t *testing.T, c *mock.Cloud, name string) string {
+	t.Helper()
+	v := one(t, c, passwordType, name).Outputs["result"]
+	if !v.IsSecret() {
+		t.Fatalf("%s is not a secret", name)
+	}
+	return v.SecretValue().Element.StringValue()
+}
+
+// derivedToken is what the upstream computes as the mautrix-telegram
+// appservice token from key, and all it derives from key, in the order of
+// the facts.
+func derivedToken(t *testing.T, key string) (token string, all []string) {
+	t.Helper()
+	facts, err := upstream.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(facts.DerivedSecrets, func(d upstream.DerivedSecret) bool {
+		return d.Variable == "matrix_bridge_mautrix_telegram_appservice_token"
+	})
+	if i < 0 {
+		t.Fatal("the facts hold no formula of the mautrix-telegram appservice token")
+	}
+	if token, err = facts.DerivedSecrets[i].Value(key); err != nil {
+		t.Fatal(err)
+	}
+	if all, err = facts.DerivedValues(map[string]string{"matrix_homeserver_generic_secret_key": key}); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 100 {
+		t.Fatalf("only %d values derived from the generic secret key", len(all))
+	}
+	return token, all
+}
+
+// TestDerivedSecretsAreRedacted: the wrapper is told the secrets the
+// upstream derives from the generated key (a failing task shows them as
+// they are), after the generated secrets and in the order of the facts,
+// and only as a secret.
+func TestDerivedSecretsAreRedacted(t *testing.T) {
+	res := run(t, false, config())
+	key := generated(t, res.Cloud, "generic-secret-key")
+	token, derived := derivedToken(t, key)
+
+	redact := get(commands(t, res.Cloud)["playbook"].Inputs, "environment", ansible.EnvRedact)
+	if !redact.IsSecret() {
+		t.Fatalf("%s is not a secret", ansible.EnvRedact)
+	}
+	lines := strings.Split(redact.SecretValue().Element.StringValue(), "\n")
+	if !slices.Contains(lines, token) {
+		t.Errorf("%s lacks the mautrix-telegram appservice token derived from the generic secret key", ansible.EnvRedact)
+	}
+	want := append([]string{key, generated(t, res.Cloud, "postgres-password"), generated(t, res.Cloud, "admin-password")}, derived...)
+	if !slices.Equal(lines, want) {
+		t.Errorf("%s has %d lines, want the 3 generated secrets then the %d derived values in order", ansible.EnvRedact, len(lines), len(derived))
+	}
+	for _, r := range res.Cloud.Resources() {
+		for _, props := range []resource.PropertyMap{r.Inputs, r.Outputs} {
+			if leaksPlain(resource.NewObjectProperty(props), token) {
+				t.Errorf("%s %s: a derived secret is in plain text", r.Type, r.Name)
+			}
+		}
+	}
+}
+
+// TestHADerivedSecretsAreRedacted: the ha host reads its redaction list
+// from a parameter; it holds the derived secrets as well.
+func TestHADerivedSecretsAreRedacted(t *testing.T) {
+	res := run(t, false, haConfig())
+	token, derived := derivedToken(t, generated(t, res.Cloud, "generic-secret-key"))
+	v := get(one(t, res.Cloud, paramType, "redact").Inputs, "value")
+	if !v.IsSecret() {
+		t.Fatal("the redact parameter's value is not a secret")
+	}
+	lines := strings.Split(v.SecretValue().Element.StringValue(), "\n")
+	if !slices.Contains(lines, token) {
+		t.Error("the redact parameter lacks the mautrix-telegram appservice token derived from the generic secret key")
+	}
+	for _, d := range derived {
+		if !slices.Contains(lines, d) {
+			t.Errorf("the redact parameter lacks a derived secret (%.8s...)", d)
+		}
+	}
+}
