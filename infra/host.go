@@ -30,10 +30,13 @@ type Host struct {
 	KeyPair    *ec2.KeyPair
 	Instance   *ec2.Instance
 	IP         *ec2.Eip
-	DataVolume *ebs.Volume
-	Attachment *ec2.VolumeAttachment
-	Snapshots  *dlm.LifecyclePolicy
-	Recovery   *cloudwatch.MetricAlarm
+	// IPAssociation binds IP to Instance. The first contact waits for it:
+	// until it exists, the address may still reach a host being replaced.
+	IPAssociation *ec2.EipAssociation
+	DataVolume    *ebs.Volume
+	Attachment    *ec2.VolumeAttachment
+	Snapshots     *dlm.LifecyclePolicy
+	Recovery      *cloudwatch.MetricAlarm
 }
 
 func newHost(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw *Firewall, opts ...pulumi.ResourceOption) (*Host, error) {
@@ -45,7 +48,7 @@ func newHost(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw 
 	if h.Instance, err = newInstance(ctx, cfg, facts, network, fw, h.KeyPair, opts...); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	if h.IP, err = newElasticIP(ctx, h.Instance, opts...); err != nil {
+	if h.IP, h.IPAssociation, err = newElasticIP(ctx, h.Instance, opts...); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	if h.DataVolume, h.Attachment, err = newDataVolume(ctx, cfg, facts, h.Instance, opts...); err != nil {
@@ -102,6 +105,10 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 			DeleteOnTermination: pulumi.Bool(true),
 			Tags:                nameTag(ctx, "root"),
 		},
+		// Guards against a termination outside Pulumi (console, CLI). It
+		// does not guard against Pulumi itself: the provider switches it
+		// off before it terminates on a replace or destroy. pulumi.Protect
+		// below is what stops those.
 		DisableApiTermination: pulumi.Bool(cfg.Protect),
 		UserData:              pulumi.String(userData),
 		Tags:                  nameTag(ctx, "host"),
@@ -109,6 +116,11 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 	if cfg.IPv6 {
 		args.Ipv6AddressCount = pulumi.Int(1)
 	}
+	// With matrix:protect the engine refuses to replace or delete the host
+	// (a replace fails in the preview, before the new instance is created),
+	// whatever an `up` or `destroy` was asked to do. A deliberate roll lifts
+	// it first: matrix:protect false, `pulumi up`, then the change.
+	opts = withOpts(opts, pulumi.Protect(cfg.Protect))
 	if cfg.AMIID != "" {
 		// A pinned image is a deliberate choice: changing it replaces the host.
 		args.Ami = pulumi.String(cfg.AMIID)
@@ -134,19 +146,24 @@ func cloudConfig(cfg Config) (string, error) {
 	return "#cloud-config\n" + string(b), nil
 }
 
-func newElasticIP(ctx *pulumi.Context, instance *ec2.Instance, opts ...pulumi.ResourceOption) (*ec2.Eip, error) {
+// newElasticIP allocates the host's address and associates it in a
+// resource of its own: the address outlives any one instance, and a
+// replacement host takes it over when its new association is created
+// (before the old host is deleted), which is the moment the first
+// contact may start.
+func newElasticIP(ctx *pulumi.Context, instance *ec2.Instance, opts ...pulumi.ResourceOption) (*ec2.Eip, *ec2.EipAssociation, error) {
 	ip, err := ec2.NewEip(ctx, "ip", &ec2.EipArgs{
 		Domain: pulumi.String("vpc"),
 		Tags:   nameTag(ctx, "ip"),
 	}, opts...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	_, err = ec2.NewEipAssociation(ctx, "ip", &ec2.EipAssociationArgs{
+	assoc, err := ec2.NewEipAssociation(ctx, "ip", &ec2.EipAssociationArgs{
 		AllocationId: ip.AllocationId,
 		InstanceId:   instance.ID(),
 	}, opts...)
-	return ip, err
+	return ip, assoc, err
 }
 
 // newDataVolume creates /matrix's volume in the subnet's zone, independent
@@ -174,7 +191,12 @@ func newDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.I
 		StopInstanceBeforeDetaching: pulumi.Bool(true),
 		// A volume attaches to one instance at a time: a replacement host
 		// gets it only after the old attachment is gone.
-	}, withOpts(opts, pulumi.DeleteBeforeReplace(true))...)
+		//
+		// Protected with matrix:protect like the volume and the instance:
+		// a destroy deletes dependents before it reaches the protected
+		// instance and fails there, and deleting this attachment on the
+		// way would stop the running homeserver to detach /matrix.
+	}, withOpts(opts, pulumi.DeleteBeforeReplace(true), pulumi.Protect(cfg.Protect))...)
 	return vol, att, err
 }
 

@@ -39,7 +39,7 @@ func Keys() []Key {
 		{"provision", "boolean", true, "Run the upstream playbook during pulumi up (needs ansible-core on this machine); false declares the AWS resources only."},
 		{"adminUser", "string", "admin", "Localpart of the admin account created during pulumi up (@<adminUser>:<domain>); its generated password is the adminPassword secret output."},
 		{"verify", "boolean", true, "End pulumi up with cmd/verify: federation, TLS, well-known, client API and a login round trip."},
-		{"protect", "boolean", false, "Protect what holds data: termination protection on the instance, the data volume protected and retained on delete."},
+		{"protect", "boolean", false, "Protect what holds data: Pulumi refuses to replace or destroy the instance, the data volume and their attachment until it is lifted (the volume is also retained on delete); termination protection on the instance."},
 		{"topology", "string", "single", "single: one EC2 host with an Elastic IP and a data volume; ha: an Auto Scaling Group of one host behind an ALB, PostgreSQL on RDS, media on S3 (no TURN). See docs/topologies.md."},
 		{"dbInstanceClass", "string", "db.t4g.micro", "RDS instance class of the PostgreSQL database (ha only)."},
 		{"dbMultiAz", "boolean", false, "Run the RDS database as Multi-AZ with a standby in the second zone (ha only; doubles its price)."},

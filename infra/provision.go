@@ -35,6 +35,28 @@ const (
 	HAStartTags  = "ensure-matrix-users-created,start"
 )
 
+// FirstContactScript is what wait-ready runs on the host, with the
+// instance ID it expects on stdin. It prints the host's ED25519 key, which
+// every later step pins, and nothing else on stdout.
+//
+// The host proves who it is first: its instance ID from the instance
+// metadata (IMDSv2, which the host requires), which another of our hosts
+// at the address cannot fake (an attacker already in the path could: that
+// is the trust-on-first-use window the README describes). Anything but the
+// expected ID ends the step before a key is printed: the address still
+// reaches another host, such as the one being replaced, and pinning its
+// key would let every later step ship the secrets to it. Re-running
+// `pulumi up` retries.
+//
+// cloud-init exits 2 when it finished with recoverable errors.
+const FirstContactScript = `IFS= read -r expected || [ -n "$expected" ]
+if [ -z "$expected" ]; then echo "wait-ready: no expected instance ID on stdin" >&2; exit 1; fi
+imds=http://169.254.169.254/latest
+token=$(curl -sf --retry 3 -X PUT "$imds/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') || { echo "wait-ready: no instance metadata token" >&2; exit 1; }
+actual=$(curl -sf --retry 3 -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id") || { echo "wait-ready: no instance ID from the instance metadata" >&2; exit 1; }
+if [ "$actual" != "$expected" ]; then echo "wait-ready: the address reaches instance $actual, not $expected (the Elastic IP is still on another host); refusing its host key" >&2; exit 1; fi
+cloud-init status --wait >/dev/null || [ $? -eq 2 ]; cat /etc/ssh/ssh_host_ed25519_key.pub`
+
 // Provisioning turns the declared host into a running homeserver during
 // `pulumi up`. The pulumi-command provider runs nothing during a preview.
 type Provisioning struct {
@@ -95,11 +117,19 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 			DialErrorLimit: pulumi.Int(60),
 			PerDialTimeout: pulumi.Int(10),
 		},
-		// cloud-init exits 2 when it finished with recoverable errors.
-		Create:   pulumi.String("cloud-init status --wait >/dev/null || [ $? -eq 2 ]; cat /etc/ssh/ssh_host_ed25519_key.pub"),
+		Create: pulumi.String(FirstContactScript),
+		// The expected instance ID goes in on stdin rather than in the
+		// script: the script stays one known string in a preview, and the
+		// SSH server would drop an environment variable (AcceptEnv).
+		Stdin:    pulumi.Sprintf("%s\n", host.Instance.ID()),
 		Triggers: pulumi.Array{host.Instance.ID(), address},
 		Logging:  remote.LoggingStderr,
-	}, opts...); err != nil {
+	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{
+		// The address reaches the new host only once it is associated
+		// with it; before that, on a replacement, it still reaches the
+		// old one, whose key would be pinned.
+		host.IPAssociation,
+	}))...); err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
 	}
 	p.Rendered.KnownHosts = pulumi.All(address, p.WaitReady.Stdout).ApplyT(func(v []any) (string, error) {
