@@ -144,8 +144,6 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 	if host.PrivateKey != nil {
 		base[ansible.EnvSSHPrivateKey] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh).(pulumi.StringOutput)
 	}
-	// Whatever Ansible prints passes the wrapper's filter of these values.
-	base[ansible.EnvRedact] = p.redactions(cfg)
 	tree := treeFiles()
 	instanceID := host.Instance.ID().ToStringOutput()
 
@@ -159,7 +157,11 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 		return nil, err
 	}
 
-	upstream := withEnv(base, ansible.EnvInventoryVars, p.Rendered.Vars)
+	// Whatever Ansible prints in the upstream run passes the wrapper's
+	// filter of these values. prepare never sees them, and does not get
+	// them: pulumi-command runs a command again when any input changes, so
+	// a new admin password must not re-run prepare.
+	upstream := withEnv(withEnv(base, ansible.EnvInventoryVars, p.Rendered.Vars), ansible.EnvRedact, p.redactions(cfg))
 	p.Environment = upstream
 	consumed := contentHash(pulumi.String(tree["upstream"]), p.Rendered.Hosts, p.Rendered.KnownHosts, p.Rendered.Vars, instanceID)
 	var records []pulumi.Resource

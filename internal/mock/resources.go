@@ -94,7 +94,9 @@ func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyM
 	case "random:index/randomString:RandomString":
 		return "none", resource.PropertyMap{"result": resource.NewStringProperty(strings.ToLower(alnum(h(64), num(in, "length"))))}
 	case "random:index/randomPassword:RandomPassword":
-		secret := resource.MakeSecret(resource.NewStringProperty(alnum(h(64), num(in, "length"))))
+		// Keepers are part of the identity: pulumi-random replaces the
+		// password, so it gets a new value, when they change.
+		secret := resource.MakeSecret(resource.NewStringProperty(alnum(h(64)+fmt.Sprint(in["keepers"]), num(in, "length"))))
 		return "none", resource.PropertyMap{"result": secret, "bcryptHash": resource.MakeSecret(resource.NewStringProperty("$2a$10$" + h(53)))}
 	case "command:local:Command", "command:remote:Command":
 		out := resource.NewPropertyMapFromMap(props{"stdout": "", "stderr": ""})
