@@ -193,10 +193,10 @@ func inside(dest, path string) bool {
 	return err == nil && (rel == "." || filepath.IsLocal(rel))
 }
 
-// mkdirNoLink creates the directories of path below dest that are missing,
-// and fails when one that exists is not a directory (a symbolic link from
-// the archive, say), so nothing is ever created through a link.
-func mkdirNoLink(dest, path string) error {
+// eachBelow calls visit with every directory entry on the way from dest
+// down to path (dest itself excluded), in order, with its Lstat result; it
+// refuses a path outside dest.
+func eachBelow(dest, path string, visit func(p string, fi fs.FileInfo, err error) error) error {
 	rel, err := filepath.Rel(dest, path)
 	if err != nil || !(rel == "." || filepath.IsLocal(rel)) {
 		return fmt.Errorf("%s leaves the destination", path)
@@ -208,42 +208,40 @@ func mkdirNoLink(dest, path string) error {
 	for _, part := range strings.Split(rel, string(filepath.Separator)) {
 		p = filepath.Join(p, part)
 		fi, err := os.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			if err := os.Mkdir(p, 0o755); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
+		if err := visit(p, fi, err); err != nil {
 			return err
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%s: %s is not a directory", path, p)
 		}
 	}
 	return nil
 }
 
+// mkdirNoLink creates the directories of path below dest that are missing,
+// and fails when one that exists is not a directory (a symbolic link from
+// the archive, say), so nothing is ever created through a link.
+func mkdirNoLink(dest, path string) error {
+	return eachBelow(dest, path, func(p string, fi fs.FileInfo, err error) error {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return os.Mkdir(p, 0o755)
+		case err != nil:
+			return err
+		case !fi.IsDir():
+			return fmt.Errorf("%s: %s is not a directory", path, p)
+		}
+		return nil
+	})
+}
+
 // noLinkInPath fails when a component of path below dest is a symbolic link
 // (or missing).
 func noLinkInPath(dest, path string) error {
-	rel, err := filepath.Rel(dest, path)
-	if err != nil || !(rel == "." || filepath.IsLocal(rel)) {
-		return fmt.Errorf("%s leaves the destination", path)
-	}
-	if rel == "." {
-		return nil
-	}
-	p := dest
-	for _, part := range strings.Split(rel, string(filepath.Separator)) {
-		p = filepath.Join(p, part)
-		fi, err := os.Lstat(p)
+	return eachBelow(dest, path, func(p string, fi fs.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			return fmt.Errorf("%s goes through the symbolic link %s", path, p)
 		}
-	}
-	return nil
+		return nil
+	})
 }
