@@ -24,9 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func haConfig(kv ...string) map[string]string {
-	return config(append([]string{"matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]"}, kv...)...)
-}
+var haConfig = synth.ExampleHAConfig
 
 const (
 	asgType    = "aws:autoscaling/group:Group"

@@ -15,17 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
-func config(kv ...string) map[string]string {
-	raw := map[string]string{
-		"aws:region":             "eu-central-1",
-		"matrix:domain":          "example.org",
-		"matrix:sshAllowedCidrs": `["203.0.113.7/32"]`,
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		raw[kv[i]] = kv[i+1]
-	}
-	return raw
-}
+var config = synth.ExampleConfig
 
 // modes runs a test in both engine modes: preview (computed values unknown,
 // as `pulumi preview` sees them) and update.

@@ -17,21 +17,9 @@ import (
 	"github.com/matrix-on-aws/homeserver/internal/upstreamcheck"
 )
 
-func base(kv ...string) map[string]string {
-	raw := map[string]string{
-		"aws:region":             "eu-central-1",
-		"matrix:domain":          "example.org",
-		"matrix:sshAllowedCidrs": `["203.0.113.7/32"]`,
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		raw[kv[i]] = kv[i+1]
-	}
-	return raw
-}
+var base = synth.ExampleConfig
 
-func ha(kv ...string) map[string]string {
-	return base(append([]string{"matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]"}, kv...)...)
-}
+var ha = synth.ExampleHAConfig
 
 func vars(m map[string]any) string {
 	b, err := json.Marshal(m)

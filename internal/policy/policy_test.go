@@ -22,22 +22,9 @@ func synthesize(t *testing.T, stack string, raw map[string]string) Stack {
 	return Stack{Name: stack, Config: raw, Result: res}
 }
 
-func base(kv ...string) map[string]string {
-	raw := map[string]string{
-		"aws:region":             "eu-central-1",
-		"matrix:domain":          "example.org",
-		"matrix:sshAllowedCidrs": `["203.0.113.7/32"]`,
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		raw[kv[i]] = kv[i+1]
-	}
-	return raw
-}
+var base = synth.ExampleConfig
 
-func haBase(kv ...string) map[string]string {
-	raw := base(append([]string{"matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]"}, kv...)...)
-	return raw
-}
+var haBase = synth.ExampleHAConfig
 
 func rules(vs []Violation) []string {
 	var out []string

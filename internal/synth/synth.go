@@ -255,3 +255,23 @@ func (r *Result) Inventory() (hosts, vars string, err error) {
 	}
 	return hs, vs, nil
 }
+
+// ExampleConfig is the smallest valid single-host configuration, on the
+// documentation domain and address, with kv (key, value, ...) set over
+// it: what tests and offline checks start from.
+func ExampleConfig(kv ...string) map[string]string {
+	raw := map[string]string{
+		"aws:region":             "eu-central-1",
+		"matrix:domain":          "example.org",
+		"matrix:sshAllowedCidrs": `["203.0.113.7/32"]`,
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		raw[kv[i]] = kv[i+1]
+	}
+	return raw
+}
+
+// ExampleHAConfig is ExampleConfig in the ha topology (no SSH sources).
+func ExampleHAConfig(kv ...string) map[string]string {
+	return ExampleConfig(append([]string{"matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]"}, kv...)...)
+}
