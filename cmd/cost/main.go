@@ -2,6 +2,11 @@
 // resources the program declares for it (an offline synth run):
 //
 //	go run ./cmd/cost [--stack dev] [--config key=value ...]
+//
+// The stack's aws:region decides the prices; price another region with
+// --config aws:region=us-east-1. The prices are the committed snapshot
+// internal/cost/prices.json, whose date and source the output names
+// (refresh it with go run ./cmd/pricelist --write: docs/cost.md).
 package main
 
 import (
@@ -67,5 +72,9 @@ func Stack(dir, stack string, overrides map[string]string) (cost.Estimate, error
 	if err != nil {
 		return cost.Estimate{}, err
 	}
-	return cost.FromResources(res.Homeserver.Config.Region, res.Cloud.Resources())
+	snap, err := cost.Load()
+	if err != nil {
+		return cost.Estimate{}, err
+	}
+	return cost.FromResources(snap, res.Homeserver.Config.Region, res.Cloud.Resources())
 }

@@ -7,6 +7,10 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/matrix-on-aws/homeserver/internal/cost"
+	"github.com/matrix-on-aws/homeserver/internal/stackfile"
+	"github.com/matrix-on-aws/homeserver/internal/synth"
 )
 
 func readme(t *testing.T) string {
@@ -36,7 +40,28 @@ func TestREADMECostTable(t *testing.T) {
 	}
 }
 
-// TestREADMETopologyCosts checks the rounded totals the README compares.
+// TestRegionsDocumented keeps the regions the README and docs/cost.md
+// name equal to those the snapshot prices.
+func TestRegionsDocumented(t *testing.T) {
+	snap, err := cost.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := snap.RegionNames()
+	want := "holds " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	for _, path := range []string{"../../README.md", "../../docs/cost.md"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(strings.Fields(string(b)), " "), "snapshot "+want) {
+			t.Errorf("%s should say the snapshot %s", path, want)
+		}
+	}
+}
+
+// TestREADMETopologyCosts checks the rounded totals the README and
+// docs/topologies.md compare.
 func TestREADMETopologyCosts(t *testing.T) {
 	total := func(stack string, overrides map[string]string) int {
 		e, err := Stack("../..", stack, overrides)
@@ -54,7 +79,86 @@ func TestREADMETopologyCosts(t *testing.T) {
 	if !strings.Contains(readme(t), want) {
 		t.Errorf("README.md's topology table should read %q", want)
 	}
+	doc, err := os.ReadFile("../../docs/topologies.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("| Total a month | about $%d | about $%d | about $%d |", single, ha, multi); !strings.Contains(string(doc), want) {
+		t.Errorf("docs/topologies.md's cost table should read %q", want)
+	}
 	if !(single < ha && ha < multi) {
 		t.Errorf("single $%d, ha $%d, Multi-AZ $%d: ha must cost more, Multi-AZ most", single, ha, multi)
 	}
+}
+
+// TestEveryTypePriced runs the program under the mocks for every committed
+// stack and a matrix of configurations, and checks that every resource
+// type it declares has a price rule (a price, or free with the reason), so
+// a new resource type cannot go unpriced, and that in the committed
+// stacks' region every price the estimate needs is in the snapshot.
+func TestEveryTypePriced(t *testing.T) {
+	snap, err := cost.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := cost.TypeRules()
+	seen := map[string]bool{}
+	check := func(name string, res *synth.Result) {
+		t.Helper()
+		for _, r := range res.Cloud.Resources() {
+			seen[r.Type] = true
+			if _, ok := rules[r.Type]; !ok {
+				t.Errorf("%s: %s (%s) has no price rule: add it to cost.TypeRules, priced or free with the reason", name, r.Type, r.Name)
+			}
+		}
+		e, err := cost.FromResources(snap, res.Homeserver.Config.Region, res.Cloud.Resources())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Unpriced) > 0 {
+			t.Errorf("%s: unpriced %v", name, e.Unpriced)
+		}
+	}
+	for _, stack := range []string{"dev", "ha", "prod"} {
+		project, cfg := stackConfig(t, stack)
+		res, err := synth.Run(synth.Options{Project: project, Stack: stack, Config: cfg.Values, SecretKeys: cfg.SecretKeys, SecretPaths: cfg.SecretPaths})
+		if err != nil {
+			t.Fatalf("%s: %v", stack, err)
+		}
+		check(stack, res)
+	}
+	for name, raw := range map[string]map[string]string{
+		"single":              synth.ExampleConfig(),
+		"single turn":         synth.ExampleConfig("matrix:turn", "true"),
+		"single protect":      synth.ExampleConfig("matrix:protect", "true"),
+		"single no ipv6":      synth.ExampleConfig("matrix:ipv6", "false"),
+		"single own key":      synth.ExampleConfig("matrix:sshPublicKey", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ1hMHBwbTrBqdBkVWbUfzPpNFZ5dlj9i6hWKtJ5b1r op@example"),
+		"single no provision": synth.ExampleConfig("matrix:provision", "false", "matrix:element", "false", "matrix:serveBaseDomain", "false"),
+		"ha":                  synth.ExampleHAConfig(),
+		"ha multi-az":         synth.ExampleHAConfig("matrix:dbMultiAz", "true"),
+		"ha protect":          synth.ExampleHAConfig("matrix:protect", "true"),
+		"ha no ipv6":          synth.ExampleHAConfig("matrix:ipv6", "false"),
+	} {
+		res, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: raw})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		check(name, res)
+	}
+	if len(seen) < 40 {
+		t.Errorf("only %d resource types declared: is the matrix running the program?", len(seen))
+	}
+}
+
+func stackConfig(t *testing.T, stack string) (string, stackfile.Config) {
+	t.Helper()
+	project, err := stackfile.LoadProject("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := stackfile.Load("../..", project.Name, stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return project.Name, cfg
 }

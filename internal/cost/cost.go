@@ -1,6 +1,9 @@
 // Package cost estimates what a stack costs a month from the resources the
-// program declares (a synth run), with one table of list prices per region.
-// The README's figures are this package's output, kept equal by a test.
+// program declares (a synth run), with the list prices of the committed
+// price snapshot (prices.json, written by cmd/pricelist from the AWS price
+// list). Every resource type has a rule: a price, or "free" with the
+// reason. The README's figures are this package's output, kept equal by a
+// test.
 package cost
 
 import (
@@ -15,64 +18,22 @@ import (
 // HoursPerMonth is AWS's convention for monthly prices.
 const HoursPerMonth = 730
 
-// Prices are on-demand list prices of one region in USD.
-type Prices struct {
-	Region           string
-	Source           string
-	InstanceHour     map[string]float64 // EC2, Linux
-	GP3GiBMonth      float64
-	SnapshotGiBMonth float64
-	PublicIPv4Hour   float64
-	AlarmMonth       float64
-	ALBHour          float64
-	LCUHour          float64
-	RDSHour          map[string]float64 // PostgreSQL, single-AZ; Multi-AZ costs twice
-	RDSGP3GiBMonth   float64
-	S3GiBMonth       float64
-	// SSMAdvancedParameterMonth is the storage of one Advanced-tier SSM
-	// parameter (over 4 KiB); Standard ones are free.
-	SSMAdvancedParameterMonth float64
-}
-
-// Usage assumptions for what a price table cannot know.
+// Usage assumptions for what a price list cannot know.
 const (
 	// SnapshotShare is the share of the data volume that daily snapshots
 	// keep in changed blocks over the retention period.
 	SnapshotShare = 1.0
-	// ALBLCUs is the average load balancer capacity units of a small server.
-	ALBLCUs = 0.5
+	// LCUs is the average load balancer capacity units (ALB LCUs or NLB
+	// NLCUs) of a small server.
+	LCUs = 0.5
 	// MediaGiB is the media a small server keeps in S3.
 	MediaGiB = 10
+	// AlertEmails are the alert emails a month a healthy server sends.
+	AlertEmails = 100
+	// SentEmails are the emails a month a small server sends (password
+	// resets, notifications of missed messages).
+	SentEmails = 1000
 )
-
-// EUCentral1 are the prices of eu-central-1 (Frankfurt) from the AWS pricing
-// pages: aws.amazon.com/ec2/pricing/on-demand, /ebs/pricing, /vpc/pricing
-// (public IPv4), /cloudwatch/pricing, /elasticloadbalancing/pricing,
-// /rds/postgresql/pricing, /s3/pricing and /systems-manager/pricing
-// (Parameter Store), as read in 2026. Prices change:
-// check them before budgeting.
-var EUCentral1 = Prices{
-	Region: "eu-central-1",
-	Source: "AWS on-demand list prices, eu-central-1",
-	InstanceHour: map[string]float64{
-		"t3.small": 0.024, "t3.medium": 0.048, "t3.large": 0.096,
-		"t3a.small": 0.0216, "t3a.medium": 0.0432,
-		"t4g.small": 0.0192, "t4g.medium": 0.0384, "t4g.large": 0.0768,
-	},
-	GP3GiBMonth:               0.0952,
-	SnapshotGiBMonth:          0.054,
-	PublicIPv4Hour:            0.005,
-	AlarmMonth:                0.10,
-	ALBHour:                   0.027,
-	LCUHour:                   0.008,
-	RDSHour:                   map[string]float64{"db.t4g.micro": 0.018, "db.t4g.small": 0.036, "db.t4g.medium": 0.072},
-	RDSGP3GiBMonth:            0.137,
-	S3GiBMonth:                0.0245,
-	SSMAdvancedParameterMonth: 0.05,
-}
-
-// Tables lists the regions with prices.
-var Tables = map[string]Prices{EUCentral1.Region: EUCentral1}
 
 // Line is one item of an estimate.
 type Line struct {
@@ -84,8 +45,12 @@ type Line struct {
 // Estimate is a stack's monthly cost.
 type Estimate struct {
 	Region string
-	Lines  []Line
-	// Unpriced names what the table has no price for; the total leaves it out.
+	// Snapshot is the date and source of the prices.
+	SnapshotDate, SnapshotSource string
+	Lines                        []Line
+	// Notes price what the total cannot know the quantity of.
+	Notes []string
+	// Unpriced names what has no price; the total leaves it out.
 	Unpriced []string
 }
 
@@ -108,91 +73,121 @@ func number(v resource.PropertyValue) float64 {
 	return 0
 }
 
-// FromResources prices the declared resources.
-func FromResources(region string, resources []mock.Resource) (Estimate, error) {
-	p, ok := Tables[region]
-	if !ok {
-		return Estimate{}, fmt.Errorf("cost: no price table for %s (have %v)", region, regions())
+func str(v resource.PropertyValue) string {
+	if v.IsString() {
+		return v.StringValue()
 	}
-	e := Estimate{Region: region}
-	hourly := func(item, basis string, perHour float64) {
-		e.Lines = append(e.Lines, Line{item, basis, perHour * HoursPerMonth})
-	}
-	monthly := func(item, basis string, amount float64) {
-		e.Lines = append(e.Lines, Line{item, basis, amount})
-	}
-	instance := func(typ string) {
-		if price, ok := p.InstanceHour[typ]; ok {
-			hourly("EC2 "+typ, fmt.Sprintf("$%.4f/h", price), price)
-		} else {
-			e.Unpriced = append(e.Unpriced, "EC2 "+typ)
-		}
-	}
-	gp3 := func(item string, gib float64) {
-		monthly(item, fmt.Sprintf("%.0f GiB gp3 at $%.4f/GiB-month", gib, p.GP3GiBMonth), gib*p.GP3GiBMonth)
-	}
-	ipv4 := func(item string, n int) {
-		hourly(item, fmt.Sprintf("%d public IPv4 at $%.3f/h", n, p.PublicIPv4Hour), float64(n)*p.PublicIPv4Hour)
-	}
-	for _, r := range resources {
-		in := r.Inputs
-		switch r.Type {
-		case "aws:ec2/instance:Instance":
-			instance(get(in, "instanceType").StringValue())
-			gp3("Root volume", number(get(in, "rootBlockDevice", "volumeSize")))
-		case "aws:ec2/launchTemplate:LaunchTemplate":
-			instance(get(in, "instanceType").StringValue())
-			for _, d := range get(in, "blockDeviceMappings").ArrayValue() {
-				gp3("Root volume", number(get(d.ObjectValue(), "ebs", "volumeSize")))
-			}
-			// The host's own address, for outbound traffic without a NAT gateway.
-			ipv4("Public IPv4 of the host", 1)
-		case "aws:ebs/volume:Volume":
-			size := number(get(in, "size"))
-			gp3("Data volume", size)
-			monthly("Daily snapshots", fmt.Sprintf("~%.0f GiB of changed blocks at $%.3f/GiB-month", size*SnapshotShare, p.SnapshotGiBMonth), size*SnapshotShare*p.SnapshotGiBMonth)
-		case "aws:ec2/eip:Eip":
-			ipv4("Elastic IP", 1)
-		case "aws:cloudwatch/metricAlarm:MetricAlarm":
-			monthly("CloudWatch alarm", fmt.Sprintf("$%.2f/alarm-month", p.AlarmMonth), p.AlarmMonth)
-		case "aws:lb/loadBalancer:LoadBalancer":
-			hourly("Application Load Balancer", fmt.Sprintf("$%.4f/h", p.ALBHour), p.ALBHour)
-			hourly("Load balancer capacity units", fmt.Sprintf("~%.1f LCU at $%.3f/LCU-h", ALBLCUs, p.LCUHour), ALBLCUs*p.LCUHour)
-			ipv4("Public IPv4 of the load balancer", len(get(in, "subnets").ArrayValue()))
-		case "aws:rds/instance:Instance":
-			class, copies := get(in, "instanceClass").StringValue(), 1.0
-			basis := "single-AZ"
-			if get(in, "multiAz").IsBool() && get(in, "multiAz").BoolValue() {
-				copies, basis = 2, "Multi-AZ"
-			}
-			if price, ok := p.RDSHour[class]; ok {
-				hourly("RDS PostgreSQL "+class, fmt.Sprintf("$%.4f/h, %s", price, basis), price*copies)
-			} else {
-				e.Unpriced = append(e.Unpriced, "RDS "+class)
-			}
-			gib := number(get(in, "allocatedStorage"))
-			monthly("RDS storage", fmt.Sprintf("%.0f GiB gp3 at $%.3f/GiB-month, %s", gib, p.RDSGP3GiBMonth, basis), gib*p.RDSGP3GiBMonth*copies)
-		case "aws:ssm/parameter:Parameter":
-			if get(in, "tier").IsString() && get(in, "tier").StringValue() == "Advanced" {
-				monthly("SSM parameter "+r.Name, fmt.Sprintf("Advanced tier (over 4 KiB) at $%.2f/month", p.SSMAdvancedParameterMonth), p.SSMAdvancedParameterMonth)
-			}
-		case "aws:s3/bucketV2:BucketV2":
-			if r.Name == "media" {
-				monthly("S3 media", fmt.Sprintf("~%d GiB at $%.4f/GiB-month", MediaGiB, p.S3GiBMonth), MediaGiB*p.S3GiBMonth)
-			}
-		}
-	}
-	sort.SliceStable(e.Lines, func(i, j int) bool { return e.Lines[i].Monthly > e.Lines[j].Monthly })
-	return e, nil
+	return ""
 }
 
-func regions() []string {
-	var out []string
-	for r := range Tables {
-		out = append(out, r)
+// FromResources prices the declared resources in region.
+func FromResources(s *Snapshot, region string, resources []mock.Resource) (Estimate, error) {
+	if _, ok := s.Regions[region]; !ok {
+		return Estimate{}, fmt.Errorf("cost: the price snapshot (%s) has no prices for %s; it has %s (add the region to cmd/pricelist's --regions and refresh it: docs/cost.md)",
+			s.Date, region, strings.Join(s.RegionNames(), ", "))
 	}
-	sort.Strings(out)
-	return out
+	x := &estimator{s: s, e: Estimate{Region: region, SnapshotDate: s.Date, SnapshotSource: s.Source}}
+	rules := TypeRules()
+	for _, r := range resources {
+		rule, ok := rules[r.Type]
+		switch {
+		case !ok:
+			x.unpriced(fmt.Sprintf("%s %s: no price rule for its type (internal/cost TypeRules)", r.Type, r.Name))
+		case rule.Price != nil:
+			rule.Price(x, r)
+		}
+	}
+	sort.SliceStable(x.e.Lines, func(i, j int) bool { return x.e.Lines[i].Monthly > x.e.Lines[j].Monthly })
+	x.notes()
+	return x.e, nil
+}
+
+// notes prices the usage every stack has but no resource declares.
+func (x *estimator) notes() {
+	note := func(key, format string, scale float64) {
+		if p, err := x.s.Lookup(x.e.Region, key); err == nil {
+			x.e.Notes = append(x.e.Notes, fmt.Sprintf(format, "$"+amount(p.USD*scale)))
+		}
+	}
+	note(KeyHostedZone, "the Route 53 hosted zone the program looks up (%s a month)", 1)
+	note(KeyDNSQueries, "Route 53 queries (%s per million; alias queries to AWS resources are free)", 1e6)
+	note(KeyDataOut, "data transfer out to the internet (%s/GB)", 1)
+	note(KeyCPUCreditT3, "CPU credits: T3 instances run in unlimited mode by default, so a host busy above its baseline for hours adds %s per vCPU-hour", 1)
+}
+
+// estimator accumulates one estimate.
+type estimator struct {
+	s *Snapshot
+	e Estimate
+}
+
+func (x *estimator) unpriced(what string) {
+	x.e.Unpriced = append(x.e.Unpriced, what)
+}
+
+// price looks key up, recording what it would have priced when missing.
+func (x *estimator) price(item, key string) (Price, bool) {
+	p, err := x.s.Lookup(x.e.Region, key)
+	if err != nil {
+		x.unpriced(item + ": " + err.Error())
+		return p, false
+	}
+	return p, true
+}
+
+// hourly adds qty of an hourly price for the month.
+func (x *estimator) hourly(item, key string, qty float64, basis string) {
+	if p, ok := x.price(item, key); ok {
+		x.add(item, fmt.Sprintf(basis, fmt.Sprintf("$%s/h", amount(p.USD))), qty*p.USD*HoursPerMonth)
+	}
+}
+
+// monthly adds qty units of a monthly (or per-use) price.
+func (x *estimator) monthly(item, key string, qty float64, basis string) {
+	if p, ok := x.price(item, key); ok {
+		x.add(item, fmt.Sprintf(basis, "$"+amount(p.USD))+allowance(p), qty*p.USD)
+	}
+}
+
+// used adds qty uses of a per-use price, shown per batch of per.
+func (x *estimator) used(item, key string, qty float64, per float64, what string) {
+	if p, ok := x.price(item, key); ok {
+		x.add(item, fmt.Sprintf("~%.0f %s at $%s per %.0f", qty, what, amount(p.USD*per), per)+allowance(p), qty*p.USD)
+	}
+}
+
+// allowance names a price's free monthly allowance. It is the account's, shared
+// with everything else there, so the estimate does not deduct it.
+func allowance(p Price) string {
+	if p.Free == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the first %.0f a month are free per account)", p.Free)
+}
+
+func (x *estimator) add(item, basis string, monthly float64) {
+	x.e.Lines = append(x.e.Lines, Line{item, basis, monthly})
+}
+
+// amount prints a price with the digits it has, at least two decimals.
+func amount(usd float64) string {
+	s := strings.TrimRight(fmt.Sprintf("%.8f", usd), "0")
+	if i := strings.IndexByte(s, '.'); len(s)-i < 3 {
+		s += strings.Repeat("0", 3-(len(s)-i))
+	}
+	return s
+}
+
+func (x *estimator) instance(typ string) {
+	x.hourly("EC2 "+typ, InstanceKey(typ), 1, "%s, Linux on demand")
+}
+
+func (x *estimator) gp3(item string, gib float64) {
+	x.monthly(item, KeyGP3, gib, fmt.Sprintf("%.0f GiB gp3 at %%s/GiB-month", gib))
+}
+
+func (x *estimator) ipv4(item string, n int) {
+	x.hourly(item, KeyPublicIPv4, float64(n), fmt.Sprintf("%d public IPv4 at %%s", n))
 }
 
 // Markdown renders the estimate as the README shows it.
@@ -202,7 +197,15 @@ func (e Estimate) Markdown() string {
 	for _, l := range e.Lines {
 		fmt.Fprintf(&b, "| %s | %s | $%.2f |\n", l.Item, l.Basis, l.Monthly)
 	}
-	fmt.Fprintf(&b, "| **Total** | %s, %d h/month | **$%.2f** |\n", Tables[e.Region].Source, HoursPerMonth, e.Total())
+	total := fmt.Sprintf("$%.2f", e.Total())
+	if len(e.Unpriced) > 0 {
+		total = "at least " + total
+	}
+	fmt.Fprintf(&b, "| **Total** | on-demand list prices of %s, %d h/month | **%s** |\n", e.Region, HoursPerMonth, total)
+	if len(e.Notes) > 0 {
+		fmt.Fprintf(&b, "\nNot in the total: %s.\n", strings.Join(e.Notes, "; "))
+	}
+	fmt.Fprintf(&b, "\nPrices: snapshot of %s (internal/cost/prices.json), %s.\n", e.SnapshotDate, e.SnapshotSource)
 	for _, u := range e.Unpriced {
 		fmt.Fprintf(&b, "\n(no price for %s: not in the total)\n", u)
 	}
