@@ -33,6 +33,21 @@ const (
 	RegistrationOpen   Registration = "open"
 )
 
+// Calls says which group call stack the playbook runs (matrix:calls).
+type Calls string
+
+const (
+	CallsNone Calls = "none"
+	// CallsElementCall is the upstream's Element Call frontend with the
+	// Matrix RTC stack (LiveKit Server and the LiveKit JWT service), as
+	// docs/configuring-playbook-element-call.md of the pinned playbook
+	// sets it up: matrix_element_call_enabled and matrix_rtc_enabled.
+	CallsElementCall Calls = "element-call"
+)
+
+// On says whether a call stack runs.
+func (c Calls) On() bool { return c != "" && c != CallsNone }
+
 // Topology is how the homeserver is laid out on AWS (docs/topologies.md).
 type Topology string
 
@@ -59,6 +74,7 @@ type Config struct {
 	ServeBaseDomain       bool
 	Element               bool
 	TURN                  bool
+	Calls                 Calls
 	Registration          Registration
 	PlaybookVars          PlaybookVars
 	ServedHosts           []ServedHost
@@ -86,6 +102,18 @@ func (c Config) MatrixHost() string { return "matrix." + c.Domain }
 func (c Config) ElementHost() string {
 	for _, s := range c.ServedHosts {
 		if s.Service == "element" {
+			return s.Host
+		}
+	}
+	return ""
+}
+
+// ElementCallHost is where the playbook serves the Element Call web app
+// ("" when it does not): matrix_element_call_hostname, by default
+// call.<the Element host>.
+func (c Config) ElementCallHost() string {
+	for _, s := range c.ServedHosts {
+		if s.Service == "matrix_element_call" {
 			return s.Host
 		}
 	}
@@ -155,6 +183,7 @@ func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
 		ServeBaseDomain:       r.boolean("serveBaseDomain"),
 		Element:               r.boolean("element"),
 		TURN:                  r.boolean("turn"),
+		Calls:                 r.calls(),
 		Registration:          r.registration(),
 		DNSTTL:                r.integer("dnsTtl", 30, 172800, "use 30 to 172800 seconds"),
 		VPCCIDR:               r.vpcCIDR(),
@@ -498,6 +527,16 @@ func (r *reader) registration() Registration {
 	return ""
 }
 
+func (r *reader) calls() Calls {
+	v, _ := r.value("calls")
+	switch c := Calls(strings.ToLower(strings.TrimSpace(v))); c {
+	case CallsNone, CallsElementCall:
+		return c
+	}
+	r.add("calls", "%q is not a call stack; use none (default) or element-call", v)
+	return CallsNone
+}
+
 func (r *reader) vpcCIDR() netip.Prefix {
 	v, _ := r.value("vpcCidr")
 	p, err := netip.ParsePrefix(strings.TrimSpace(v))
@@ -551,10 +590,16 @@ func (r *reader) dbInstanceClass() string {
 
 // haOnlyChecks rejects what the ha topology cannot honour: its hosts have
 // no SSH (they are reached through SSM) and its load balancer carries no
-// UDP, so no TURN.
+// UDP, so no TURN and no LiveKit media.
 func (r *reader) haOnlyChecks(c Config) {
 	if c.TURN {
 		r.add("turn", "TURN cannot run in the ha topology: an Application Load Balancer carries no UDP; set matrix:turn false, or use matrix:topology single")
+	}
+	if c.Calls.On() {
+		// LiveKit's media (ICE over UDP 7882 and TCP 7881) and its TURN
+		// relay go to the host's own address: an ALB carries no UDP, and
+		// clients reach the SFU at the one node_ip it advertises.
+		r.add("calls", "%s cannot run in the ha topology: LiveKit's media needs UDP (7882/udp, 3479/udp, 30000-30020/udp) straight to the host, and an Application Load Balancer carries no UDP; set matrix:calls none, or use matrix:topology single", c.Calls)
 	}
 	if items, ok := r.list("sshAllowedCidrs", "[]"); ok && len(items) > 0 {
 		r.add("sshAllowedCidrs", "must be empty in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:sshAllowedCidrs)")

@@ -31,6 +31,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add("https://x.y:80/z", `[1,2]`, "mac2.metal", "", "", "matrix:vpcCidr", "10.0.0.0/8")
 	f.Add(" Example.ORG. ", `[" 2001:db8::/48 ","198.51.100.0/24"]`, "M5.Large", "Token", "true", "matrix:playbookVars", `{"ntfy_enabled":true,"matrix_synapse_max_upload_size_mb":1.5}`)
 	f.Add("example.org", `[]`, "t3.small", "closed", "false", "matrix:topology", "ha")
+	f.Add("example.org", `["203.0.113.7/32"]`, "t3.small", "closed", "false", "matrix:calls", " Element-Call ")
 	// Just broader than the bounds: refused without allowSshFromAnywhere.
 	f.Add("example.org", `["2001:db8::/31"]`, "t3.small", "closed", "false", "matrix:ipv6", "true")
 	f.Add("example.org", `["10.0.0.0/7"]`, "t3.small", "closed", "false", "matrix:ipv6", "true")
@@ -113,6 +114,7 @@ func rawConfig(t *testing.T, cfg Config) map[string]string {
 		"matrix:serveBaseDomain":       b(cfg.ServeBaseDomain),
 		"matrix:element":               b(cfg.Element),
 		"matrix:turn":                  b(cfg.TURN),
+		"matrix:calls":                 string(cfg.Calls),
 		"matrix:registration":          string(cfg.Registration),
 		"matrix:playbookVars":          jsonValue(cfg.PlaybookVars.Values),
 		"matrix:dnsTtl":                n(cfg.DNSTTL),
@@ -207,7 +209,7 @@ func checkDomain(t *testing.T, input string, cfg Config) {
 		t.Fatal(err)
 	}
 	s := settings(cfg, pin)
-	s.TURN = false // TURN needs the host's address, which only a deployment knows
+	s.PublicIPv4 = "192.0.2.10" // TURN and LiveKit need the host's address, which only a deployment knows
 	v, err := inventory.MaskedVars(s)
 	if err != nil {
 		t.Fatalf("vars.yml of an accepted config: %v", err)

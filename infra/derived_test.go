@@ -99,3 +99,32 @@ func TestHADerivedSecretsAreRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveKitSecretsAreRedacted: with matrix:calls, LiveKit Server and its
+// JWT service share an API key and secret that the upstream derives from
+// the generic secret key (group_vars/matrix_servers,
+// matrix_livekit_jwt_service_environment_variable_livekit_*); the wrapper
+// redacts both.
+func TestLiveKitSecretsAreRedacted(t *testing.T) {
+	res := run(t, false, config("matrix:calls", "element-call"))
+	key := generated(t, res.Cloud, "generic-secret-key")
+	facts, err := upstream.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	redact := get(commands(t, res.Cloud)["playbook"].Inputs, "environment", ansible.EnvRedact)
+	lines := strings.Split(redact.SecretValue().Element.StringValue(), "\n")
+	for _, name := range []string{"matrix_livekit_jwt_service_environment_variable_livekit_key", "matrix_livekit_jwt_service_environment_variable_livekit_secret"} {
+		i := slices.IndexFunc(facts.DerivedSecrets, func(d upstream.DerivedSecret) bool { return d.Variable == name })
+		if i < 0 {
+			t.Fatalf("the facts hold no formula of %s", name)
+		}
+		v, err := facts.DerivedSecrets[i].Value(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(lines, v) {
+			t.Errorf("%s lacks %s", ansible.EnvRedact, name)
+		}
+	}
+}

@@ -32,10 +32,17 @@ func (p Port) String() string {
 // portTable is the one list of public ports, as the playbook documents them
 // for a firewall in front of the host (docs/prerequisites.md, "Ports"; see
 // also docs/configuring-playbook-turn.md for coturn and
-// docs/configuring-playbook-jitsi.md for Jitsi). The numbers of the
-// optional services are the pinned roles' defaults, which a test keeps
-// equal (coturn: coturn_container_stun_*_host_bind_port_*,
-// coturn_turn_udp_min_port/max_port; jitsi: jitsi_jvb_rtp_udp_port).
+// docs/configuring-playbook-jitsi.md for Jitsi,
+// docs/configuring-playbook-livekit-server.md for LiveKit behind
+// matrix:calls). The numbers of the optional services are the pinned roles'
+// defaults, which a test keeps equal (coturn:
+// coturn_container_stun_*_host_bind_port_*, coturn_turn_udp_min_port/
+// max_port; jitsi: jitsi_jvb_rtp_udp_port; livekit_server:
+// livekit_server_config_rtc_*_port, livekit_server_config_turn_*_port and
+// the turn relay range, with group_vars/matrix_servers' 3479 and 5350).
+// LiveKit's embedded TURN is on because the playbook turns it on with its
+// own Traefik and SSL (livekit_server_config_turn_enabled); 5350/tcp is
+// then Traefik's TCP entrypoint, which terminates TLS for it.
 var portTable = []Port{
 	{"tcp", 80, 80, "HTTP: ACME HTTP-01 challenges and redirects to HTTPS", ""},
 	{"tcp", 443, 443, "HTTPS: client API, Element, /.well-known/matrix", ""},
@@ -51,7 +58,7 @@ var portTable = []Port{
 	{"tcp", 7881, 7881, "LiveKit ICE over TCP (Element Call media)", "livekit_server_enabled"},
 	{"udp", 7882, 7882, "LiveKit ICE over UDP, multiplexed (Element Call media)", "livekit_server_enabled"},
 	{"udp", 3479, 3479, "LiveKit TURN over UDP", "livekit_server_enabled"},
-	{"tcp", 5350, 5350, "LiveKit TURN over TCP/TLS", "livekit_server_enabled"},
+	{"tcp", 5350, 5350, "LiveKit TURN over TLS (terminated by Traefik)", "livekit_server_enabled"},
 	{"udp", 30000, 30020, "LiveKit TURN relay range", "livekit_server_enabled"},
 	{"tcp", 113, 113, "identd for IRC networks (Heisenbridge)", "matrix_bridge_heisenbridge_enabled"},
 	{"tcp", 25, 25, "SMTP: mail into Matrix rooms (Postmoogle)", "matrix_bridge_postmoogle_enabled"},

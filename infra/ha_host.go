@@ -426,7 +426,7 @@ func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provi
 // bucket's name.
 func renderHAVars(cfg Config, facts Facts, pin ansible.Pin, ha *HA, p *Provisioning) (vars, masked pulumi.StringOutput) {
 	base := settings(cfg, pin)
-	base.TURN = false // refused in ha by ParseConfig; never rendered
+	base.TURN, base.ElementCall = false, false // refused in ha by ParseConfig; never rendered
 	haSettings := func(host, bucket string) *inventory.HASettings {
 		return &inventory.HASettings{
 			DatabaseHost: host, DatabaseUser: DatabaseUser, DatabaseName: DatabaseName,

@@ -109,6 +109,9 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 	if cfg.Element {
 		out["elementUrl"] = pulumi.String("https://" + cfg.ElementHost())
 	}
+	if host := cfg.ElementCallHost(); host != "" {
+		out["elementCallUrl"] = pulumi.String("https://" + host)
+	}
 	if cfg.IPv6 {
 		out["publicIpv6"] = host.Instance.Ipv6Addresses.Index(pulumi.Int(0))
 	}

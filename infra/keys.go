@@ -32,6 +32,7 @@ func Keys() []Key {
 		{"serveBaseDomain", "boolean", true, "Point <domain> at the host so it serves /.well-known/matrix/* (turn off when <domain> is served elsewhere)."},
 		{"element", "boolean", true, "Serve the Element web client at element.<domain>."},
 		{"turn", "boolean", false, "Run the coturn TURN server for voice/video calls and open its ports."},
+		{"calls", "string", "none", "Group voice/video calls: none, or element-call (Element Call at call.element.<domain> with the LiveKit SFU and its JWT service on matrix.<domain>; opens LiveKit's media and TURN ports). single topology only."},
 		{"registration", "string", "closed", "Who may register: closed (admin creates users), token (registration tokens), open (anyone; spam risk)."},
 		{"playbookVars", "object", map[string]any{}, "Any other variable of the pinned upstream playbook, merged into vars.yml with its YAML type (bridges, bots, ntfy, Synapse workers, backups, tuning). Secret values: pulumi config set --secret --path 'matrix:playbookVars.<name>'. Hostnames and ports of the services it enables follow. See the README."},
 		{"dnsTtl", "integer", 300, "TTL in seconds of the Route 53 records."},

@@ -198,6 +198,10 @@ func ownedVars() map[string]string {
 	set("use matrix:registration (closed, token or open)", "matrix_synapse_enable_registration",
 		"matrix_synapse_registration_requires_token", "matrix_synapse_enable_registration_without_verification")
 	set("use matrix:turn", "coturn_enabled", "coturn_turn_external_ip_addresses")
+	// The switches of the Matrix RTC stack decide LiveKit's ports and the
+	// Element Call hostname; node_ip is the host's Elastic IP.
+	set("use matrix:calls (none or element-call)", "matrix_element_call_enabled", "matrix_rtc_enabled",
+		"livekit_server_enabled", "matrix_livekit_jwt_service_enabled", "livekit_server_config_rtc_node_ip")
 	set("use matrix:adminUser; the program creates that account with a generated password (adminPassword output)",
 		"matrix_user_creator_users_additional")
 	set("the ha topology sets it (matrix:topology): the database is RDS, media is on S3 and Traefik sits behind the load balancer",
@@ -224,6 +228,8 @@ func (c Config) ownedValue(name string) (any, bool) {
 		return c.Element, true
 	case "coturn_enabled":
 		return c.TURN, true
+	case "matrix_element_call_enabled", "matrix_rtc_enabled", "livekit_server_enabled", "matrix_livekit_jwt_service_enabled":
+		return c.Calls.On(), true
 	}
 	return nil, false
 }

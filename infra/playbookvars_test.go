@@ -161,8 +161,11 @@ func TestHostnamesFollowServices(t *testing.T) {
 		{"moved by fqn", []string{"matrix:element", "false", "matrix:playbookVars", `{"ntfy_enabled":true,"matrix_server_fqn_ntfy":"Push.Team.example.org."}`}, []string{"push.team"}},
 		{"element moved", []string{"matrix:playbookVars", `{"matrix_server_fqn_element":"chat.example.org"}`}, []string{"chat"}},
 		// Hostnames built on another: Element Call lives under Element's.
-		{"element call", []string{"matrix:playbookVars", `{"matrix_element_call_enabled":true}`}, []string{"call.element", "element"}},
-		{"element call follows element", []string{"matrix:playbookVars", `{"matrix_element_call_enabled":true,"matrix_server_fqn_element":"chat.example.org"}`}, []string{"call.chat", "chat"}},
+		// LiveKit and its JWT service are served on matrix.<domain>.
+		{"element call", []string{"matrix:calls", "element-call"}, []string{"call.element", "element"}},
+		{"element call without element", []string{"matrix:calls", "element-call", "matrix:element", "false"}, []string{"call.element"}},
+		{"element call follows element", []string{"matrix:calls", "element-call", "matrix:playbookVars", `{"matrix_server_fqn_element":"chat.example.org"}`}, []string{"call.chat", "chat"}},
+		{"element call moved", []string{"matrix:calls", "element-call", "matrix:playbookVars", `{"matrix_element_call_hostname":"meet.example.org"}`}, []string{"element", "meet"}},
 		{"commet", []string{"matrix:playbookVars", `{"matrix_client_commet_enabled":true}`}, []string{"commet", "element"}},
 		{"wsproxy named", []string{"matrix:playbookVars", `{"matrix_bridge_mautrix_wsproxy_enabled":true,"matrix_bridge_mautrix_wsproxy_hostname":"wsproxy.example.org"}`}, []string{"element", "wsproxy"}},
 	} {
@@ -207,6 +210,12 @@ func TestPortsFollowServices(t *testing.T) {
 	}
 	if got := open("matrix:turn", "true"); !slices.Contains(got, "49152-49172/udp") {
 		t.Errorf("turn enabled, ports %v", got)
+	}
+	if got := open(); slices.Contains(got, "7882/udp") {
+		t.Errorf("calls off, ports %v", got)
+	}
+	if got := open("matrix:calls", "element-call"); !slices.Contains(got, "7882/udp") || !slices.Contains(got, "30000-30020/udp") {
+		t.Errorf("calls on, ports %v", got)
 	}
 }
 

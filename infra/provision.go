@@ -249,6 +249,10 @@ func newVerify(ctx *pulumi.Context, cfg Config, expect []any, password pulumi.St
 	args := []any{pulumi.Sprintf("go run ./cmd/verify --retry-for %s --registration %s --user %s",
 		VerifyWindow, cfg.Registration, cfg.AdminUser)}
 	args = append(args, expect...)
+	if cfg.Calls.On() {
+		// Element clients offer group calls only when this is announced.
+		args = append(args, pulumi.String(" --expect-rtc-focus"))
+	}
 	if !cfg.ServeBaseDomain {
 		// The base domain points elsewhere; only the host's own name is ours.
 		args = append(args, pulumi.String(" --dns-name "+cfg.MatrixHost()))
@@ -298,13 +302,15 @@ func settings(cfg Config, pin ansible.Pin) inventory.Settings {
 	return inventory.Settings{
 		Domain: cfg.Domain, MigrationVersion: pin.MigrationVersion,
 		IPv6: cfg.IPv6, ServeBaseDomain: cfg.ServeBaseDomain, Element: cfg.Element, TURN: cfg.TURN,
+		ElementCall:  cfg.Calls == CallsElementCall,
 		Registration: string(cfg.Registration), AdminUser: cfg.AdminUser,
 		Extra: cfg.PlaybookVars.Values, ExtraSecret: cfg.PlaybookVars.Secret,
 	}
 }
 
 // renderVars returns vars.yml, and the same file with the secrets masked
-// for reviewers, which is known in a preview unless TURN needs the address.
+// for reviewers, which is known in a preview unless TURN or LiveKit needs
+// the address.
 func renderVars(cfg Config, pin ansible.Pin, address, genericKey, pgPassword, adminPassword pulumi.StringOutput) (vars, masked pulumi.StringOutput) {
 	base := settings(cfg, pin)
 	vars = pulumi.All(address, genericKey, pgPassword, adminPassword).ApplyT(func(v []any) (string, error) {
@@ -325,7 +331,7 @@ func renderVars(cfg Config, pin ansible.Pin, address, genericKey, pgPassword, ad
 		}
 		return rv.YAML()
 	}
-	if !cfg.TURN {
+	if !cfg.TURN && !cfg.Calls.On() {
 		return vars, pulumi.String("").ToStringOutput().ApplyT(renderMasked).(pulumi.StringOutput)
 	}
 	return vars, address.ApplyT(renderMasked).(pulumi.StringOutput)

@@ -259,6 +259,7 @@ func TestTriggers(t *testing.T) {
 		{"dns ttl", config("matrix:dnsTtl", "60"), "", nil},
 		{"registration", config("matrix:registration", "token"), "", []string{"playbook", "verify"}},
 		{"turn", config("matrix:turn", "true"), "", []string{"playbook", "verify"}},
+		{"calls", config("matrix:calls", "element-call"), "", []string{"playbook", "verify"}},
 		{"playbookVars", config("matrix:playbookVars", `{"ntfy_enabled":true}`), "", []string{"playbook", "verify"}},
 		{"admin user", config("matrix:adminUser", "root"), "", []string{"playbook", "verify"}},
 		{"new instance", config(), "host", []string{"wait-ready", "prepare", "playbook", "verify"}},
@@ -342,6 +343,9 @@ func TestRenderedVars(t *testing.T) {
 			"matrix_synapse_enable_registration_without_verification": true,
 		}},
 		{"turn", config("matrix:turn", "true"), map[string]any{"coturn_enabled": true, "coturn_turn_external_ip_addresses": []any{ip}}},
+		{"calls", config("matrix:calls", "element-call"), map[string]any{
+			"matrix_element_call_enabled": true, "matrix_rtc_enabled": true, "livekit_server_config_rtc_node_ip": ip,
+		}},
 		{"toggles off", config("matrix:ipv6", "false", "matrix:element", "false", "matrix:serveBaseDomain", "false"), map[string]any{
 			"devture_systemd_docker_base_ipv6_enabled": false, "matrix_client_element_enabled": false,
 			"matrix_static_files_container_labels_base_domain_enabled": false,
@@ -352,6 +356,11 @@ func TestRenderedVars(t *testing.T) {
 			for k, v := range tc.want {
 				if fmt.Sprint(vars[k]) != fmt.Sprint(v) {
 					t.Errorf("%s = %v, want %v", k, vars[k], v)
+				}
+			}
+			for _, name := range []string{"matrix_element_call_enabled", "matrix_rtc_enabled", "livekit_server_config_rtc_node_ip"} {
+				if _, ok := vars[name]; ok != (tc.name == "calls") {
+					t.Errorf("%s rendered: %v", name, ok)
 				}
 			}
 			key, _ := vars["matrix_homeserver_generic_secret_key"].(string)
@@ -376,6 +385,8 @@ func TestVerifyStep(t *testing.T) {
 		{nil, "go run ./cmd/verify --retry-for 20m --registration closed --user admin --expect-ipv4 %s --expect-ipv6 %s example.org"},
 		{[]string{"matrix:ipv6", "false", "matrix:serveBaseDomain", "false", "matrix:registration", "token", "matrix:adminUser", "ops"},
 			"go run ./cmd/verify --retry-for 20m --registration token --user ops --expect-ipv4 %s --dns-name matrix.example.org example.org"},
+		{[]string{"matrix:ipv6", "false", "matrix:calls", "element-call"},
+			"go run ./cmd/verify --retry-for 20m --registration closed --user admin --expect-ipv4 %s --expect-rtc-focus example.org"},
 	} {
 		res := run(t, false, config(tc.kv...))
 		v := commands(t, res.Cloud)["verify"]

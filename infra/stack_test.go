@@ -59,29 +59,39 @@ const (
 	routeType = "aws:ec2/routeTable:RouteTable"
 )
 
-// playbookPorts is the firewall list of the playbook's docs
-// (docs/prerequisites.md and docs/configuring-playbook-turn.md at the pinned
-// commit): what must be open for the playbook's services to work.
-var playbookPorts = map[bool][]string{
-	false: {"80/tcp", "443/tcp", "443/udp", "8448/tcp", "8448/udp"},
-	true:  {"80/tcp", "443/tcp", "443/udp", "8448/tcp", "8448/udp", "3478/tcp", "3478/udp", "5349/tcp", "5349/udp", "49152-49172/udp"},
+// playbookPorts is the firewall list of the playbook's docs at the pinned
+// commit: what must be open for the playbook's services to work
+// (docs/prerequisites.md; docs/configuring-playbook-turn.md for coturn;
+// docs/configuring-playbook-livekit-server.md, "Adjusting firewall rules",
+// for the LiveKit Server behind Element Call).
+func playbookPorts(turn, calls bool) []string {
+	out := []string{"80/tcp", "443/tcp", "443/udp", "8448/tcp", "8448/udp"}
+	if turn {
+		out = append(out, "3478/tcp", "3478/udp", "5349/tcp", "5349/udp", "49152-49172/udp")
+	}
+	if calls {
+		out = append(out, "7881/tcp", "7882/udp", "3479/udp", "5350/tcp", "30000-30020/udp")
+	}
+	return out
 }
 
 func TestPortTableMatchesPlaybook(t *testing.T) {
-	for turn, want := range playbookPorts {
-		cfg, err := infra.ParseConfig(config("matrix:turn", fmt.Sprint(turn)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, p := range infra.PublicPorts(cfg) {
-			got = append(got, p.String())
-			if p.Purpose == "" {
-				t.Errorf("%s has no description", p)
+	for _, turn := range []bool{false, true} {
+		for _, calls := range []string{"none", "element-call"} {
+			cfg, err := infra.ParseConfig(config("matrix:turn", fmt.Sprint(turn), "matrix:calls", calls))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if !sameSet(got, want) {
-			t.Errorf("turn=%v: ports %v, playbook documents %v", turn, got, want)
+			var got []string
+			for _, p := range infra.PublicPorts(cfg) {
+				got = append(got, p.String())
+				if p.Purpose == "" {
+					t.Errorf("%s has no description", p)
+				}
+			}
+			if want := playbookPorts(turn, calls != "none"); !sameSet(got, want) {
+				t.Errorf("turn=%v calls=%s: ports %v, playbook documents %v", turn, calls, got, want)
+			}
 		}
 	}
 }
@@ -91,14 +101,18 @@ func TestPortTableMatchesPlaybook(t *testing.T) {
 func TestFirewall(t *testing.T) {
 	for _, m := range modes {
 		for _, tc := range []struct {
-			ipv6, turn bool
-		}{{true, false}, {false, false}, {true, true}, {false, true}} {
-			t.Run(fmt.Sprintf("%s/ipv6=%v/turn=%v", m.name, tc.ipv6, tc.turn), func(t *testing.T) {
+			ipv6, turn, calls bool
+		}{{true, false, false}, {false, false, false}, {true, true, false}, {false, true, false}, {true, false, true}, {false, true, true}} {
+			t.Run(fmt.Sprintf("%s/ipv6=%v/turn=%v/calls=%v", m.name, tc.ipv6, tc.turn, tc.calls), func(t *testing.T) {
+				calls := "none"
+				if tc.calls {
+					calls = "element-call"
+				}
 				ssh := `["203.0.113.7/32","198.51.100.0/24"]`
 				if tc.ipv6 {
 					ssh = `["203.0.113.7/32","198.51.100.0/24","2001:db8::/64"]`
 				}
-				res := run(t, m.dryRun, config("matrix:ipv6", fmt.Sprint(tc.ipv6), "matrix:turn", fmt.Sprint(tc.turn), "matrix:sshAllowedCidrs", ssh))
+				res := run(t, m.dryRun, config("matrix:ipv6", fmt.Sprint(tc.ipv6), "matrix:turn", fmt.Sprint(tc.turn), "matrix:calls", calls, "matrix:sshAllowedCidrs", ssh))
 				var public, sshSources []string
 				for _, r := range res.Cloud.Find(ruleType) {
 					port := fmt.Sprintf("%v/%s", get(r.Inputs, "fromPort").NumberValue(), get(r.Inputs, "ipProtocol").StringValue())
@@ -122,7 +136,7 @@ func TestFirewall(t *testing.T) {
 					public = append(public, port+" "+src.StringValue())
 				}
 				var want []string
-				for _, p := range playbookPorts[tc.turn] {
+				for _, p := range playbookPorts(tc.turn, tc.calls) {
 					want = append(want, p+" 0.0.0.0/0")
 					if tc.ipv6 {
 						want = append(want, p+" ::/0")
@@ -429,6 +443,13 @@ func TestOutputs(t *testing.T) {
 				if s, ok := o.Value.(string); ok && strings.Contains(s, "PRIVATE KEY") && !o.Secret {
 					t.Errorf("%s carries key material", name)
 				}
+			}
+			if _, ok := res.Outputs["elementCallUrl"]; ok {
+				t.Error("elementCallUrl without matrix:calls")
+			}
+			calls := run(t, m.dryRun, config("matrix:calls", "element-call"))
+			if got := calls.Outputs["elementCallUrl"].Value; got != "https://call.element.example.org" {
+				t.Errorf("elementCallUrl = %v with matrix:calls element-call", got)
 			}
 			if res.Outputs["adminUserId"].Value != "@admin:example.org" {
 				t.Errorf("adminUserId %v", res.Outputs["adminUserId"].Value)

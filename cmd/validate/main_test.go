@@ -29,7 +29,7 @@ func vars(m map[string]any) string {
 	return string(b)
 }
 
-// matrix is every toggle, every registration mode, both topologies, and
+// matrix is every toggle, every registration mode, both topologies, calls, and
 // playbookVars that enable a bridge, ntfy, Synapse workers and the
 // PostgreSQL backup, as the program renders them.
 var matrix = []struct {
@@ -41,6 +41,10 @@ var matrix = []struct {
 	{"element-off", base("matrix:element", "false")},
 	{"base-domain-elsewhere", base("matrix:serveBaseDomain", "false")},
 	{"turn", base("matrix:turn", "true")},
+	{"calls", base("matrix:calls", "element-call")},
+	{"calls-element-off-turn", base("matrix:calls", "element-call", "matrix:element", "false", "matrix:turn", "true")},
+	{"calls-moved", base("matrix:calls", "element-call", "matrix:playbookVars", vars(map[string]any{
+		"matrix_element_call_hostname": "meet.example.org", "matrix_synapse_allow_guest_access": true}))},
 	{"registration-token", base("matrix:registration", "token")},
 	{"registration-open", base("matrix:registration", "open")},
 	{"admin-user", base("matrix:adminUser", "ops")},
@@ -54,7 +58,7 @@ var matrix = []struct {
 	{"bridge-telegram", base("matrix:playbookVars", vars(map[string]any{
 		"matrix_bridge_mautrix_telegram_enabled": true,
 		"matrix_bridge_mautrix_telegram_api_id":  "12345", "matrix_bridge_mautrix_telegram_api_hash": "0123456789abcdef0123456789abcdef"}))},
-	{"everything", base("matrix:turn", "true", "matrix:registration", "token", "matrix:playbookVars", vars(map[string]any{
+	{"everything", base("matrix:turn", "true", "matrix:calls", "element-call", "matrix:registration", "token", "matrix:playbookVars", vars(map[string]any{
 		"ntfy_enabled": true, "postgres_backup_enabled": true, "jitsi_enabled": true,
 		"matrix_synapse_workers_enabled": true, "matrix_synapse_workers_preset": "one-of-each",
 		"matrix_bridge_mautrix_whatsapp_enabled": true, "matrix_bot_draupnir_enabled": false}))},

@@ -111,6 +111,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&passwordFile, "password-file", "", "file holding the password for the round trip, not readable by group or others (default $"+passwordEnv+")")
 	fs.Var(&ipv4, "expect-ipv4", "expected IPv4 address of the DNS names (repeatable, comma-separated)")
 	fs.Var(&ipv6, "expect-ipv6", "expected IPv6 address of the DNS names (repeatable, comma-separated)")
+	fs.BoolVar(&o.cfg.ExpectRTCFocus, "expect-rtc-focus", false, "check that /.well-known/matrix/client announces a LiveKit focus for group calls (org.matrix.msc4143.rtc_foci)")
 	fs.Var(&dnsNames, "dns-name", "name for the DNS check (repeatable; default SERVER_NAME and matrix.SERVER_NAME)")
 	fs.Var(&caFiles, "ca-file", "PEM file of extra trusted CA certificates (repeatable)")
 	fs.Var(&resolves, "resolve", "host:port:addr, connect to addr for host:port like curl (repeatable)")

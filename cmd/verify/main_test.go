@@ -64,8 +64,8 @@ func TestCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 			t.Fatalf("output is not a JSON report: %v\n%s", err, stdout)
 		}
-		if !rep.OK || len(rep.Results) != 11 {
-			t.Errorf("ok=%v with %d results, want 11 passing", rep.OK, len(rep.Results))
+		if !rep.OK || len(rep.Results) != 12 {
+			t.Errorf("ok=%v with %d results, want 12, none failing", rep.OK, len(rep.Results))
 		}
 		if res, _ := rep.Result(verify.CheckRoundTrip); res.Status != verify.Pass {
 			t.Errorf("round trip: %s %s", res.Status, res.Reason)
@@ -78,6 +78,19 @@ func TestCLI(t *testing.T) {
 			t.Errorf("exit %d, want %d", code, exitFailed)
 		}
 		for _, want := range []string{"CHECK", "WHAT TO DO", "registration is closed, want open", "FAIL", "1 check(s) failed"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("table lacks %q:\n%s", want, stdout)
+			}
+		}
+	})
+	t.Run("calls expected", func(t *testing.T) {
+		// Dendrite announces no call backend in its client .well-known.
+		args := append(base, "--expect-rtc-focus", "example.test")
+		code, stdout, _ := runCLI(ctx, args)
+		if code != exitFailed {
+			t.Errorf("exit %d, want %d", code, exitFailed)
+		}
+		for _, want := range []string{"rtc-focus", `has no "org.matrix.msc4143.rtc_foci"`, "matrix:calls element-call", "1 check(s) failed"} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("table lacks %q:\n%s", want, stdout)
 			}

@@ -72,8 +72,11 @@ type Settings struct {
 	ServeBaseDomain  bool
 	Element          bool
 	TURN             bool
+	// ElementCall runs Element Call and the Matrix RTC stack (LiveKit
+	// Server, LiveKit JWT service) behind it.
+	ElementCall      bool
 	Registration     string
-	PublicIPv4       string // coturn's external address
+	PublicIPv4       string // coturn's and LiveKit's external address
 	GenericSecretKey string // 64 random characters
 	PostgresPassword string // random, under 100 characters
 	AdminUser        string // localpart of the admin account the playbook creates
@@ -122,6 +125,16 @@ type Vars struct {
 	RegistrationUnverified    bool     `yaml:"matrix_synapse_enable_registration_without_verification"`
 	CoturnEnabled             bool     `yaml:"coturn_enabled"`
 	CoturnExternalIPs         []string `yaml:"coturn_turn_external_ip_addresses,omitempty"`
+	// Element Call and the Matrix RTC stack it needs
+	// (docs/configuring-playbook-element-call.md): both switches, so that
+	// neither follows the other's default. LiveKit advertises node_ip to
+	// clients as its media address: the Elastic IP, known here, rather than
+	// whatever a STUN lookup at start returns. Left out when off, where the
+	// upstream's defaults (false) hold and matrix:playbookVars cannot
+	// change them: stacks without calls render the vars.yml they did before.
+	ElementCallEnabled bool   `yaml:"matrix_element_call_enabled,omitempty"`
+	RTCEnabled         bool   `yaml:"matrix_rtc_enabled,omitempty"`
+	LiveKitNodeIP      string `yaml:"livekit_server_config_rtc_node_ip,omitempty"`
 
 	// The ha topology: external PostgreSQL (docs/configuring-playbook-
 	// external-postgres.md), media on S3 (docs/configuring-playbook-synapse-
@@ -199,6 +212,8 @@ func NewVars(s Settings) (Vars, error) {
 		BaseDomainServing:         s.ServeBaseDomain,
 		ElementEnabled:            s.Element,
 		CoturnEnabled:             s.TURN,
+		ElementCallEnabled:        s.ElementCall,
+		RTCEnabled:                s.ElementCall,
 	}
 	if s.AdminUser != "" {
 		if s.AdminPassword == "" {
@@ -231,6 +246,12 @@ func NewVars(s Settings) (Vars, error) {
 		}
 		v.CoturnExternalIPs = []string{s.PublicIPv4}
 	}
+	if s.ElementCall {
+		if a, err := netip.ParseAddr(s.PublicIPv4); err != nil || !a.Is4() {
+			return Vars{}, fmt.Errorf("inventory: LiveKit node address %q: want the host's public IPv4 address", s.PublicIPv4)
+		}
+		v.LiveKitNodeIP = s.PublicIPv4
+	}
 	return v, nil
 }
 
@@ -256,6 +277,9 @@ func (v *Vars) applyHA(s Settings) error {
 	h := s.HA
 	if s.TURN {
 		return fmt.Errorf("inventory: TURN needs UDP, which the ha topology's load balancer does not carry")
+	}
+	if s.ElementCall {
+		return fmt.Errorf("inventory: LiveKit's media needs UDP, which the ha topology's load balancer does not carry")
 	}
 	trusted, err := netip.ParsePrefix(h.TrustedCIDR)
 	if err != nil {

@@ -42,12 +42,14 @@ func TestHosts(t *testing.T) {
 
 func TestVarsRejects(t *testing.T) {
 	for name, mutate := range map[string]func(*Settings){
-		"matrix domain":  func(s *Settings) { s.Domain = "matrix.example.org" },
-		"short key":      func(s *Settings) { s.GenericSecretKey = "short" },
-		"long password":  func(s *Settings) { s.PostgresPassword = strings.Repeat("p", 100) },
-		"no migration":   func(s *Settings) { s.MigrationVersion = "" },
-		"registration":   func(s *Settings) { s.Registration = "invite" },
-		"turn no adress": func(s *Settings) { s.TURN, s.PublicIPv4 = true, "" },
+		"matrix domain":   func(s *Settings) { s.Domain = "matrix.example.org" },
+		"short key":       func(s *Settings) { s.GenericSecretKey = "short" },
+		"long password":   func(s *Settings) { s.PostgresPassword = strings.Repeat("p", 100) },
+		"no migration":    func(s *Settings) { s.MigrationVersion = "" },
+		"registration":    func(s *Settings) { s.Registration = "invite" },
+		"turn no adress":  func(s *Settings) { s.TURN, s.PublicIPv4 = true, "" },
+		"calls no adress": func(s *Settings) { s.ElementCall, s.PublicIPv4 = true, "" },
+		"calls ipv6":      func(s *Settings) { s.ElementCall, s.PublicIPv4 = true, "2001:db8::1" },
 	} {
 		s := settings()
 		mutate(&s)
@@ -93,7 +95,7 @@ func TestAnsibleReadsTheLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := settings()
-	s.TURN, s.Registration = true, RegistrationToken
+	s.TURN, s.ElementCall, s.Registration = true, true, RegistrationToken
 	v, err := NewVars(s)
 	if err != nil {
 		t.Fatal(err)
@@ -278,6 +280,7 @@ func TestHAVars(t *testing.T) {
 func TestHAVarsRejections(t *testing.T) {
 	for name, mutate := range map[string]func(*Settings){
 		"turn":         func(s *Settings) { s.TURN = true },
+		"calls":        func(s *Settings) { s.ElementCall = true },
 		"no db host":   func(s *Settings) { s.HA.DatabaseHost = "" },
 		"no password":  func(s *Settings) { s.HA.DatabasePassword = "" },
 		"bad cidr":     func(s *Settings) { s.HA.TrustedCIDR = "vpc" },

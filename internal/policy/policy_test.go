@@ -54,7 +54,8 @@ func TestCommittedStacks(t *testing.T) {
 }
 
 // TestGeneratedConfigs checks the invariants over a spread of valid
-// configurations: every toggle, registration mode and instance family.
+// configurations: every toggle, call stack, registration mode and
+// instance family.
 func TestGeneratedConfigs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
@@ -63,6 +64,7 @@ func TestGeneratedConfigs(t *testing.T) {
 		raw := base(
 			"matrix:ipv6", pick("true", "false"),
 			"matrix:turn", pick("true", "false"),
+			"matrix:calls", pick("none", "element-call"),
 			"matrix:element", pick("true", "false"),
 			"matrix:serveBaseDomain", pick("true", "false"),
 			"matrix:instanceType", pick("t3.small", "t3.medium", "t4g.small", "m7i.large", "m7g.large"),
@@ -81,6 +83,7 @@ func TestGeneratedConfigs(t *testing.T) {
 		}
 		if rng.IntN(3) == 0 {
 			raw["matrix:topology"], raw["matrix:sshAllowedCidrs"], raw["matrix:turn"], raw["matrix:sshPublicKey"] = "ha", "[]", "false", ""
+			raw["matrix:calls"] = "none"
 			raw["matrix:dbMultiAz"] = pick("true", "false")
 		}
 		t.Run(fmt.Sprint(i), func(t *testing.T) {

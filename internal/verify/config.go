@@ -37,6 +37,9 @@ type Config struct {
 	// DNSNames are the names the DNS check looks up; empty means
 	// ServerName and matrix.ServerName.
 	DNSNames []string
+	// ExpectRTCFocus enables the check that /.well-known/matrix/client
+	// announces a LiveKit focus (MSC4143), as it must when calls run.
+	ExpectRTCFocus bool
 	// ProbeTimeout bounds each check; zero means 10 seconds.
 	ProbeTimeout time.Duration
 	// Network controls dialing, name resolution and trusted roots.

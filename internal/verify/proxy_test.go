@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"log"
 	"net"
@@ -99,6 +100,26 @@ func replaceBody(old, new string) func(*http.Response) error {
 			return err
 		}
 		b = bytes.ReplaceAll(b, []byte(old), []byte(new))
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		resp.ContentLength = int64(len(b))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+}
+
+// addMember adds a member to the JSON object in the response body.
+func addMember(name string, value any) func(*http.Response) error {
+	return func(resp *http.Response) error {
+		var doc map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+			return err
+		}
+		resp.Body.Close()
+		doc[name] = value
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
 		resp.Body = io.NopCloser(bytes.NewReader(b))
 		resp.ContentLength = int64(len(b))
 		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))

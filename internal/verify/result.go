@@ -33,13 +33,14 @@ const (
 	CheckRegistration      = "registration"
 	CheckRoundTrip         = "round-trip"
 	CheckDNS               = "dns"
+	CheckRTCFocus          = "rtc-focus"
 )
 
 var checkOrder = []string{
 	CheckWellKnownServer, CheckWellKnownClient, CheckDiscovery,
 	CheckFederationTLS, CheckFederationVersion, CheckFederationKeys,
 	CheckClientTLS, CheckClientVersions, CheckRegistration,
-	CheckRoundTrip, CheckDNS,
+	CheckRoundTrip, CheckDNS, CheckRTCFocus,
 }
 
 // Duration is a time.Duration that encodes to JSON as milliseconds.

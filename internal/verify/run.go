@@ -46,6 +46,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	} else {
 		v.record(CheckDNS, skipped("no expected addresses given (--expect-ipv4, --expect-ipv6)"))
 	}
+	if cfg.ExpectRTCFocus {
+		wg.Go(func() { v.probe(ctx, CheckRTCFocus, v.checkRTCFocus) })
+	} else {
+		v.record(CheckRTCFocus, skipped("no call stack expected (--expect-rtc-focus)"))
+	}
 	wg.Wait()
 	return v.report(start), nil
 }

@@ -23,12 +23,16 @@ func TestDendrite(t *testing.T) {
 		t.Parallel()
 		rep := run(t, f.config(t, f.routes(t), zone()))
 		for _, res := range rep.Results {
-			if res.Status != verify.Pass {
+			// The call check runs only when asked (TestRTCFocus).
+			if res.Status != verify.Pass && res.Check != verify.CheckRTCFocus {
 				t.Errorf("%s: %s: %s", res.Check, res.Status, res.Reason)
 			}
 		}
-		if len(rep.Results) != 11 || !rep.OK {
-			t.Errorf("got %d results, ok=%v; want all 11 checks passing", len(rep.Results), rep.OK)
+		if len(rep.Results) != 12 || !rep.OK {
+			t.Errorf("got %d results, ok=%v; want 12 checks, all but rtc-focus passing", len(rep.Results), rep.OK)
+		}
+		if res, _ := rep.Result(verify.CheckRTCFocus); res.Status != verify.Skip {
+			t.Errorf("rtc-focus: %s (%s) without --expect-rtc-focus, want skip", res.Status, res.Reason)
 		}
 		var table bytes.Buffer
 		if err := rep.WriteTable(&table); err != nil {
@@ -75,6 +79,56 @@ func TestDendrite(t *testing.T) {
 		t.Parallel()
 		runFailureCases(t, f)
 	})
+	t.Run("rtc focus", func(t *testing.T) {
+		t.Parallel()
+		testRTCFocus(t, f)
+	})
+}
+
+// testRTCFocus serves Dendrite's own client .well-known, which announces
+// no call backend, and the same with an org.matrix.msc4143.rtc_foci list
+// added on the way, as the playbook's static files do when LiveKit runs.
+func testRTCFocus(t *testing.T, f *fixture) {
+	for _, tc := range []struct {
+		name   string
+		foci   any // nil: Dendrite's document unchanged
+		status verify.Status
+		reason string
+	}{
+		{"advertised", []map[string]string{{"type": "livekit", "livekit_service_url": "https://matrix.example.test/livekit-jwt-service"}},
+			verify.Pass, "livekit focus at https://matrix.example.test/livekit-jwt-service"},
+		{"not advertised", nil, verify.Fail, `has no "org.matrix.msc4143.rtc_foci"`},
+		{"plain http", []map[string]string{{"type": "livekit", "livekit_service_url": "http://matrix.example.test/livekit-jwt-service"}},
+			verify.Fail, `"http://matrix.example.test/livekit-jwt-service" is not an https URL`},
+		{"no livekit focus", []map[string]string{{"type": "nextcloud"}}, verify.Fail, "lists no livekit focus"},
+		{"not a list", "livekit", verify.Fail, "is not a list of foci"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			routes := f.routes(t)
+			if tc.foci != nil {
+				routes[domain+":443"] = f.startProxy(t, fault{modify: onPath("/.well-known/matrix/client", addMember("org.matrix.msc4143.rtc_foci", tc.foci))})
+			}
+			cfg := f.config(t, routes, zone())
+			cfg.ExpectRTCFocus = true
+			rep := run(t, cfg)
+			res, _ := rep.Result(verify.CheckRTCFocus)
+			if res.Status != tc.status || !strings.Contains(res.Reason, tc.reason) {
+				t.Errorf("rtc-focus: %s (%s), want %s with %q", res.Status, res.Reason, tc.status, tc.reason)
+			}
+			if tc.status == verify.Fail && res.Fix == "" {
+				t.Error("rtc-focus failed without a fix hint")
+			}
+			if rep.OK != (tc.status == verify.Pass) {
+				t.Errorf("report ok=%v with rtc-focus %s", rep.OK, res.Status)
+			}
+			for _, other := range rep.Results {
+				if other.Check != verify.CheckRTCFocus && other.Status != verify.Pass {
+					t.Errorf("%s: %s (%s): the added member broke it", other.Check, other.Status, other.Reason)
+				}
+			}
+		})
+	}
 }
 
 // failureCase is a broken deployment and what the verifier must say.
