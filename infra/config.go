@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/netip"
 	"os"
 	"regexp"
@@ -91,6 +92,7 @@ type Config struct {
 	DBAllocatedGiB        int
 	DBBackupRetentionDays int
 	AllowTopologyChange   bool
+	AlertEmail            string // "": no alerting
 }
 
 // MatrixHost is the name the homeserver answers on; the playbook derives
@@ -214,6 +216,7 @@ func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
 		r.haServiceChecks(c)
 		r.certificateNames(c)
 	}
+	c.AlertEmail = r.alertEmail(c)
 	if err := r.problems.err(); err != nil {
 		return Config{}, err
 	}
@@ -619,4 +622,54 @@ func (r *reader) amiID() string {
 		return ""
 	}
 	return v
+}
+
+// alertEmail validates matrix:alertEmail: one bare mailbox SNS can deliver
+// to, in a partition whose health-check metrics the alarms can reach.
+func (r *reader) alertEmail(c Config) string {
+	v, _ := r.value("alertEmail")
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return ""
+	}
+	if msg := emailProblem(v); msg != "" {
+		r.add("alertEmail", "%q %s", v, msg)
+		return ""
+	}
+	if _, ok := healthCheckRegion(c.Region); !ok && c.Region != "" {
+		r.add("alertEmail", "alerting needs Route 53 health-check metrics, which CloudWatch publishes in us-east-1 of the aws partition only; %s cannot reach them. Remove the key (pulumi config rm matrix:alertEmail)", c.Region)
+	}
+	if c.Topology == TopologyHA && c.DBInstanceClass != "" {
+		if _, ok := dbClassMemoryGiB(c.DBInstanceClass); !ok {
+			r.add("dbInstanceClass", "%q is not a class whose memory alerting knows (db.t3, db.t4g, db.m*, db.r* of a size such as large or 2xlarge), and the database connections alarm's threshold follows from it; use such a class, or remove matrix:alertEmail", c.DBInstanceClass)
+		}
+	}
+	return v
+}
+
+// emailProblem explains why v cannot be the alert address, or returns "".
+func emailProblem(v string) string {
+	if strings.ContainsAny(v, ",; \t") {
+		return "holds more than one address or spaces; give one address (a mailing list reaches several people)"
+	}
+	addr, err := mail.ParseAddress(v)
+	switch {
+	case err != nil:
+		return "is not an e-mail address; give one mailbox such as ops@example.org, or remove the key to turn alerting off"
+	case addr.Name != "" || addr.Address != v:
+		return "has a display name or angle brackets; give the bare address, e.g. ops@example.org"
+	case len(v) > 254:
+		return "is longer than the 254 characters an address may have"
+	}
+	_, domain, _ := strings.Cut(addr.Address, "@")
+	labels := strings.Split(strings.ToLower(domain), ".")
+	_, numeric := strconv.Atoi(labels[len(labels)-1])
+	valid := len(labels) >= 2 && numeric != nil
+	for _, l := range labels {
+		valid = valid && labelPattern.MatchString(l)
+	}
+	if !valid {
+		return fmt.Sprintf("has no domain name after the @ (%q); SNS delivers to a domain such as example.org", domain)
+	}
+	return ""
 }

@@ -21,7 +21,8 @@ type Homeserver struct {
 	Host         *Host
 	Records      map[Record]*route53.Record
 	Provisioning *Provisioning
-	HA           *HA // the ha topology's resources; nil in single
+	HA           *HA       // the ha topology's resources; nil in single
+	Alerting     *Alerting // nil without matrix:alertEmail
 
 	stack string
 }
@@ -30,14 +31,7 @@ type Homeserver struct {
 // has validated. It looks up the account's facts first, so a missing zone
 // or image stops the run before anything is created.
 func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, error) {
-	provider, err := aws.NewProvider(ctx, "aws", &aws.ProviderArgs{
-		Region: pulumi.String(cfg.Region),
-		DefaultTags: aws.ProviderDefaultTagsArgs{Tags: pulumi.StringMap{
-			"Project":   pulumi.String(ctx.Project()),
-			"Stack":     pulumi.String(ctx.Stack()),
-			"ManagedBy": pulumi.String("pulumi"),
-		}},
-	})
+	provider, err := aws.NewProvider(ctx, "aws", providerArgs(ctx, cfg.Region))
 	if err != nil {
 		return nil, fmt.Errorf("homeserver: provider: %w", err)
 	}
@@ -56,6 +50,11 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 	if hs.Network, err = newNetwork(ctx, cfg, facts, child); err != nil {
 		return nil, err
 	}
+	if cfg.AlertEmail != "" {
+		if hs.Alerting, err = newAlerting(ctx, cfg, child); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Topology == TopologyHA {
 		hs.HA, err = newHA(ctx, cfg, hs, child)
 	} else {
@@ -64,10 +63,45 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 	if err != nil {
 		return nil, err
 	}
+	if err := hs.watch(ctx, cfg); err != nil {
+		return nil, err
+	}
 	if err := ctx.RegisterResourceOutputs(hs, pulumi.Map(hs.Outputs())); err != nil {
 		return nil, fmt.Errorf("homeserver: %w", err)
 	}
 	return hs, nil
+}
+
+// providerArgs configure an AWS provider of region with the default tags
+// every resource of the stack carries.
+func providerArgs(ctx *pulumi.Context, region string) *aws.ProviderArgs {
+	return &aws.ProviderArgs{
+		Region: pulumi.String(region),
+		DefaultTags: aws.ProviderDefaultTagsArgs{Tags: pulumi.StringMap{
+			"Project":   pulumi.String(ctx.Project()),
+			"Stack":     pulumi.String(ctx.Stack()),
+			"ManagedBy": pulumi.String("pulumi"),
+		}},
+	}
+}
+
+// watch adds the topology's alarms to the alerting component, once what
+// they watch exists.
+func (hs *Homeserver) watch(ctx *pulumi.Context, cfg Config) error {
+	a := hs.Alerting
+	if a == nil {
+		return nil
+	}
+	var err error
+	if hs.HA != nil {
+		err = a.watchHA(ctx, cfg, hs.HA)
+	} else {
+		err = a.watchInstances(ctx, cfg, pulumi.StringMap{"InstanceId": hs.Host.Instance.ID().ToStringOutput()}, false)
+	}
+	if err != nil {
+		return fmt.Errorf("alerting: %w", err)
+	}
+	return a.register(ctx)
 }
 
 // newSingle declares the single topology: one host behind its own
@@ -77,7 +111,7 @@ func (hs *Homeserver) newSingle(ctx *pulumi.Context, cfg Config, facts Facts, op
 	if hs.Firewall, err = newFirewall(ctx, cfg, hs.Network, opts...); err != nil {
 		return err
 	}
-	if hs.Host, err = newHost(ctx, cfg, facts, hs.Network, hs.Firewall, opts...); err != nil {
+	if hs.Host, err = newHost(ctx, cfg, facts, hs.Network, hs.Firewall, hs.Alerting.notify(), opts...); err != nil {
 		return err
 	}
 	if hs.Records, err = newRecords(ctx, cfg, facts, hs.Host, opts...); err != nil {
@@ -122,6 +156,7 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 		// an earlier run keeps its mode when overwritten, so it goes first.
 		out["sshCommand"] = pulumi.Sprintf("(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key %s@%s", SSHUser, host.IP.PublicIp)
 	}
+	hs.alertOutputs(out)
 	if prov := hs.Provisioning; prov != nil {
 		out["adminUserId"] = pulumi.String("@" + cfg.AdminUser + ":" + cfg.Domain)
 		out["adminPassword"] = pulumi.ToSecret(prov.AdminPassword.Result)
@@ -131,6 +166,16 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 		}
 	}
 	return out
+}
+
+// alertOutputs adds the alerting component's outputs, if there is one.
+func (hs *Homeserver) alertOutputs(out map[string]pulumi.Input) {
+	if hs.Alerting == nil {
+		return
+	}
+	for k, v := range hs.Alerting.outputs() {
+		out[k] = v
+	}
 }
 
 // withOpts adds options without writing into the caller's backing array,

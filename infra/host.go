@@ -39,7 +39,8 @@ type Host struct {
 	Recovery      *cloudwatch.MetricAlarm
 }
 
-func newHost(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw *Firewall, opts ...pulumi.ResourceOption) (*Host, error) {
+// notify are the topics the recovery alarm also notifies (matrix:alertEmail).
+func newHost(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw *Firewall, notify pulumi.Array, opts ...pulumi.ResourceOption) (*Host, error) {
 	h := &Host{}
 	var err error
 	if h.KeyPair, h.PrivateKey, err = newKeyPair(ctx, cfg, opts...); err != nil {
@@ -57,7 +58,7 @@ func newHost(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw 
 	if h.Snapshots, err = newSnapshotPolicy(ctx, cfg, facts, opts...); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	if h.Recovery, err = newRecoveryAlarm(ctx, cfg, facts, h.Instance, opts...); err != nil {
+	if h.Recovery, err = newRecoveryAlarm(ctx, cfg, facts, h.Instance, notify, opts...); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	return h, nil
@@ -245,9 +246,18 @@ func newSnapshotPolicy(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pul
 
 // newRecoveryAlarm moves the instance to healthy hardware when AWS's own
 // system status check fails; the EIP, volumes and IPv6 address come along.
-func newRecoveryAlarm(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.Instance, opts ...pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
+// With alerting it also notifies the topics, on recovery and on OK: the
+// host was down, and the operator learns whether it came back.
+func newRecoveryAlarm(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.Instance, notify pulumi.Array, opts ...pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
+	description := fmt.Sprintf("recover %s when the system status check fails", cfg.MatrixHost())
+	actions := pulumi.Array{pulumi.Sprintf("arn:%s:automate:%s:ec2:recover", facts.Partition, cfg.Region)}
+	var ok pulumi.Array
+	if len(notify) > 0 {
+		description = fmt.Sprintf("The host of %s fails its system status check: the AWS hardware or network under it is impaired. EC2 is recovering it onto healthy hardware (same instance, addresses and volumes; it reboots). An OK follows when it is back. Follow %s, \"System status check failed\".", cfg.MatrixHost(), runbook)
+		actions, ok = append(actions, notify...), notify
+	}
 	return cloudwatch.NewMetricAlarm(ctx, "recover", &cloudwatch.MetricAlarmArgs{
-		AlarmDescription:   pulumi.Sprintf("recover %s when the system status check fails", cfg.MatrixHost()),
+		AlarmDescription:   pulumi.String(description),
 		Namespace:          pulumi.String("AWS/EC2"),
 		MetricName:         pulumi.String("StatusCheckFailed_System"),
 		Dimensions:         pulumi.StringMap{"InstanceId": instance.ID()},
@@ -256,7 +266,8 @@ func newRecoveryAlarm(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec
 		EvaluationPeriods:  pulumi.Int(2),
 		ComparisonOperator: pulumi.String("GreaterThanThreshold"),
 		Threshold:          pulumi.Float64(0),
-		AlarmActions:       pulumi.Array{pulumi.Sprintf("arn:%s:automate:%s:ec2:recover", facts.Partition, cfg.Region)},
+		AlarmActions:       actions,
+		OkActions:          ok,
 		Tags:               nameTag(ctx, "recover"),
 	}, opts...)
 }

@@ -46,6 +46,7 @@ func Keys() []Key {
 		{"dbMultiAz", "boolean", false, "Run the RDS database as Multi-AZ with a standby in the second zone (ha only; doubles its price)."},
 		{"dbAllocatedGiB", "integer", 20, "Encrypted gp3 storage of the RDS database in GiB (ha only)."},
 		{"dbBackupRetentionDays", "integer", 7, "Days RDS keeps automated backups for point-in-time recovery (ha only)."},
+		{"alertEmail", "string", "", "E-mail address that receives the alarms (host, external health of the client and federation APIs, database in ha); AWS mails a confirmation link first, which must be clicked. Empty: no alerting. See the README, What you receive."},
 		{"allowTopologyChange", "boolean", false, "Explicit opt-in required before matrix:topology may change on a stack that already holds data in the other topology."},
 	}
 }

@@ -109,6 +109,9 @@ func (c *Cloud) Calls() []string {
 
 // NewResource implements pulumi.MockResourceMonitor.
 func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	if err := checkInputs(args.TypeToken, args.Inputs, c.region(args.Provider)); err != nil {
+		return "", nil, err
+	}
 	id, computed := c.create(args)
 	state := args.Inputs.Copy()
 	for k, v := range computed {

@@ -26,6 +26,9 @@ func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyM
 	if id, out, ok := c.createHA(typ, name, in, region, h); ok {
 		return id, out
 	}
+	if id, out, ok := c.createAlerting(typ, name, in, region, h); ok {
+		return id, out
+	}
 	switch typ {
 	case "aws:ec2/vpc:Vpc":
 		id := "vpc-0" + h(16)
@@ -78,7 +81,10 @@ func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyM
 		id := "policy-0" + h(16)
 		return id, resource.NewPropertyMapFromMap(props{"arn": arn("dlm", region, "policy/"+id)})
 	case "aws:cloudwatch/metricAlarm:MetricAlarm":
-		alarm := name + "-" + h(7)
+		alarm := str(in, "name")
+		if alarm == "" {
+			alarm = name + "-" + h(7)
+		}
 		return alarm, resource.NewPropertyMapFromMap(props{"name": alarm, "arn": arn("cloudwatch", region, "alarm:"+alarm)})
 	case "aws:route53/record:Record":
 		id := fmt.Sprintf("%s_%s_%s", str(in, "zoneId"), str(in, "name"), str(in, "type"))

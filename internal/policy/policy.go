@@ -42,6 +42,7 @@ const (
 	RuleTagged       = "resources-tagged"
 	RuleDBEncrypted  = "database-encrypted"
 	RuleS3Encrypted  = "buckets-encrypted-private"
+	RuleProdAlerting = "prod-alerting-on"
 )
 
 // Stack is what the checks look at: the run, the stack's name and its
@@ -58,7 +59,7 @@ var ProdStacks = []string{"prod", "production"}
 // Check returns every violation, sorted.
 func Check(s Stack) []Violation {
 	var vs []Violation
-	for _, check := range []func(Stack) []Violation{ssh, imds, encrypted, prodProtected, prodRegistration, plainSecrets, tagged, dbEncrypted, bucketsEncrypted} {
+	for _, check := range []func(Stack) []Violation{ssh, imds, encrypted, prodProtected, prodRegistration, plainSecrets, tagged, dbEncrypted, bucketsEncrypted, prodAlerting} {
 		vs = append(vs, check(s)...)
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].String() < vs[j].String() })
@@ -412,4 +413,48 @@ func bucketsEncrypted(s Stack) []Violation {
 		}
 	}
 	return vs
+}
+
+// prodAlerting: a production stack tells someone when it breaks. Someone
+// is subscribed by e-mail, the public endpoints are checked from outside,
+// and every alarm notifies a topic on ALARM and on OK.
+func prodAlerting(s Stack) []Violation {
+	if !isProd(s) {
+		return nil
+	}
+	var vs []Violation
+	subscribed := false
+	for _, r := range s.Result.Cloud.Find("aws:sns/topicSubscription:TopicSubscription") {
+		if get(r.Inputs, "protocol").StringValue() == "email" && get(r.Inputs, "endpoint").StringValue() != "" {
+			subscribed = true
+		}
+	}
+	if !subscribed {
+		vs = append(vs, Violation{RuleProdAlerting, "", "no one is subscribed to the alarms (set matrix:alertEmail)"})
+	}
+	if len(s.Result.Cloud.Find("aws:route53/healthCheck:HealthCheck")) == 0 {
+		vs = append(vs, Violation{RuleProdAlerting, "", "the public endpoints are not health-checked from outside (set matrix:alertEmail)"})
+	}
+	for _, r := range s.Result.Cloud.Find("aws:cloudwatch/metricAlarm:MetricAlarm") {
+		for _, key := range []string{"alarmActions", "okActions"} {
+			if !notifiesTopic(get(r.Inputs, key)) {
+				vs = append(vs, Violation{RuleProdAlerting, id(r), key + " notify no SNS topic (set matrix:alertEmail)"})
+			}
+		}
+	}
+	return vs
+}
+
+// notifiesTopic says whether actions name an SNS topic; unknown ARNs (a
+// preview) count.
+func notifiesTopic(actions resource.PropertyValue) bool {
+	if !actions.IsArray() {
+		return actions.ContainsUnknowns()
+	}
+	for _, a := range actions.ArrayValue() {
+		if a.ContainsUnknowns() || (a.IsString() && strings.Contains(a.StringValue(), ":sns:")) {
+			return true
+		}
+	}
+	return false
 }

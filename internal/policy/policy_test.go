@@ -75,6 +75,7 @@ func TestGeneratedConfigs(t *testing.T) {
 			"matrix:provision", pick("true", "true", "false"),
 		)
 		if stack == "prod" {
+			raw["matrix:alertEmail"] = pick("ops@example.org", "matrix-alerts+prod@mail.example.co.uk")
 			raw["matrix:protect"] = "true"
 			raw["matrix:registration"] = pick("closed", "token")
 		}
@@ -120,13 +121,24 @@ func TestEachRuleCatchesItsViolation(t *testing.T) {
 			return s
 		}},
 		{RuleProdProtect, func(t *testing.T) Stack {
-			return synthesize(t, "prod", base("matrix:protect", "false"))
+			return synthesize(t, "prod", base("matrix:protect", "false", "matrix:alertEmail", "ops@example.org"))
 		}},
 		{RuleProdProtect + "/ha", func(t *testing.T) Stack {
-			return synthesize(t, "prod", haBase("matrix:protect", "false"))
+			return synthesize(t, "prod", haBase("matrix:protect", "false", "matrix:alertEmail", "ops@example.org"))
 		}},
 		{RuleProdClosed, func(t *testing.T) Stack {
-			return synthesize(t, "prod", base("matrix:protect", "true", "matrix:registration", "open"))
+			return synthesize(t, "prod", base("matrix:protect", "true", "matrix:registration", "open", "matrix:alertEmail", "ops@example.org"))
+		}},
+		{RuleProdAlerting, func(t *testing.T) Stack {
+			return synthesize(t, "prod", base("matrix:protect", "true"))
+		}},
+		{RuleProdAlerting + "/ha", func(t *testing.T) Stack {
+			return synthesize(t, "prod", haBase("matrix:protect", "true"))
+		}},
+		{RuleProdAlerting + "/silent-alarm", func(t *testing.T) Stack {
+			s := synthesize(t, "prod", haBase("matrix:protect", "true", "matrix:alertEmail", "ops@example.org"))
+			s.Result.Cloud.Find("aws:cloudwatch/metricAlarm:MetricAlarm")[0].Inputs["okActions"] = resource.NewArrayProperty(nil)
+			return s
 		}},
 		{RuleSecretsPlain, func(t *testing.T) Stack {
 			s := synthesize(t, "dev", base())
