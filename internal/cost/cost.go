@@ -97,9 +97,38 @@ func FromResources(s *Snapshot, region string, resources []mock.Resource) (Estim
 			rule.Price(x, r)
 		}
 	}
+	x.e.Lines = grouped(x.e.Lines)
 	sort.SliceStable(x.e.Lines, func(i, j int) bool { return x.e.Lines[i].Monthly > x.e.Lines[j].Monthly })
 	x.notes()
 	return x.e, nil
+}
+
+// grouped merges lines with the same item and basis into one "N × basis"
+// line, so five alarms read as one line a reviewer can count, not five.
+func grouped(lines []Line) []Line {
+	type key struct{ item, basis string }
+	count := map[key]int{}
+	var order []key
+	for _, l := range lines {
+		k := key{l.Item, l.Basis}
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+	}
+	sums := map[key]float64{}
+	for _, l := range lines {
+		sums[key{l.Item, l.Basis}] += l.Monthly
+	}
+	out := make([]Line, 0, len(order))
+	for _, k := range order {
+		basis := k.basis
+		if n := count[k]; n > 1 {
+			basis = fmt.Sprintf("%d × %s", n, basis)
+		}
+		out = append(out, Line{k.item, basis, sums[k]})
+	}
+	return out
 }
 
 // notes prices the usage every stack has but no resource declares.

@@ -158,3 +158,19 @@ func TestSnapshotCoversTheDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupedLines keeps repeated resources on one line with their count,
+// and the total unchanged.
+func TestGroupedLines(t *testing.T) {
+	in := []Line{{"Alarm", "$0.10", 0.1}, {"EC2", "$1/h", 730}, {"Alarm", "$0.10", 0.1}}
+	got := grouped(in)
+	want := []Line{{"Alarm", "2 × $0.10", 0.2}, {"EC2", "$1/h", 730}}
+	if len(got) != len(want) {
+		t.Fatalf("grouped = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].Item != want[i].Item || got[i].Basis != want[i].Basis || math.Abs(got[i].Monthly-want[i].Monthly) > 1e-9 {
+			t.Errorf("grouped[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+}

@@ -76,6 +76,7 @@ func TypeRules() map[string]TypeRule {
 		"command:local:Command":                                                                      free("runs on the operator's machine"),
 		"command:remote:Command":                                                                     free("runs over SSH on the host, priced with the instance"),
 		"matrix:aws:Homeserver":                                                                      free("the component grouping the others"),
+		"matrix:aws:Alerting":                                                                        free("the component grouping the alerting resources"),
 		"pulumi:providers:aws":                                                                       free("the AWS provider of the program"),
 
 		// Alerting and mail (priced ahead of the program declaring them).
