@@ -80,5 +80,6 @@ func (hs *Homeserver) haOutputs() map[string]pulumi.Input {
 	if cfg.Element {
 		out["elementUrl"] = pulumi.String("https://" + cfg.ElementHost())
 	}
+	hs.mailOutputs(out)
 	return out
 }

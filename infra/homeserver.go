@@ -20,6 +20,7 @@ type Homeserver struct {
 	Firewall     *Firewall
 	Host         *Host
 	Records      map[Record]*route53.Record
+	Mail         *Mail // matrix:email ses; nil with none
 	Provisioning *Provisioning
 	HA           *HA // the ha topology's resources; nil in single
 
@@ -55,6 +56,11 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 	child := pulumi.Parent(hs)
 	if hs.Network, err = newNetwork(ctx, cfg, facts, child); err != nil {
 		return nil, err
+	}
+	if cfg.Email == EmailSES {
+		if hs.Mail, err = newMail(ctx, cfg, facts, child); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Topology == TopologyHA {
 		hs.HA, err = newHA(ctx, cfg, hs, child)
@@ -119,6 +125,7 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 		// an earlier run keeps its mode when overwritten, so it goes first.
 		out["sshCommand"] = pulumi.Sprintf("(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key %s@%s", SSHUser, host.IP.PublicIp)
 	}
+	hs.mailOutputs(out)
 	if prov := hs.Provisioning; prov != nil {
 		out["adminUserId"] = pulumi.String("@" + cfg.AdminUser + ":" + cfg.Domain)
 		out["adminPassword"] = pulumi.ToSecret(prov.AdminPassword.Result)
