@@ -93,6 +93,9 @@ type Config struct {
 	DBBackupRetentionDays int
 	AllowTopologyChange   bool
 	AlertEmail            string // "": no alerting
+	Email                 Email
+	EmailFrom             string // the sender address; set whenever Email is ses
+	EmailDMARC            bool
 }
 
 // MatrixHost is the name the homeserver answers on; the playbook derives
@@ -200,18 +203,20 @@ func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
 		DBBackupRetentionDays: r.integer("dbBackupRetentionDays", 1, 35, "RDS keeps automated backups 1 to 35 days (0 would turn them off)"),
 		AllowTopologyChange:   r.boolean("allowTopologyChange"),
 	}
+	c.Email, c.EmailFrom, c.EmailDMARC = r.email(c.Domain, c.Region)
 	c.InstanceType, c.Arch = r.instanceType()
 	if c.Topology == TopologyHA {
 		r.haOnlyChecks(c)
 	} else {
 		c.SSHAllowedCIDRs = r.sshCIDRs(c.AllowSSHFromAnywhere, c.IPv6)
 	}
-	c.PlaybookVars = r.playbookVars(facts, secretKeys)
+	c.PlaybookVars = r.playbookVars(facts, secretKeys, c.Email)
 	r.enableProblems(c.PlaybookVars)
 	if c.Domain != "" {
 		c.ServedHosts = r.servedHosts(c, facts)
 	}
 	c.PortServices = r.portServices(c, facts)
+	r.mailFromFree(c)
 	if c.Topology == TopologyHA {
 		r.haServiceChecks(c)
 		r.certificateNames(c)

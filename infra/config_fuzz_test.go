@@ -36,6 +36,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add("example.org", `["2001:db8::/31"]`, "t3.small", "closed", "false", "matrix:ipv6", "true")
 	f.Add("example.org", `["10.0.0.0/7"]`, "t3.small", "closed", "false", "matrix:ipv6", "true")
 	f.Add("example.org", `["203.0.113.7/32"]`, "t3.small", "closed", "false", "matrix:alertEmail", " Ops <ops@Example.org> ")
+	f.Add("Example.org", `["203.0.113.7/32"]`, "t3.small", "closed", "false", "matrix:email", " SES ")
 	f.Fuzz(func(t *testing.T, domain, cidrs, itype, registration, anywhere, extraKey, extraValue string) {
 		raw := map[string]string{
 			"aws:region":                  "eu-central-1",
@@ -131,6 +132,9 @@ func rawConfig(t *testing.T, cfg Config) map[string]string {
 		"matrix:dbBackupRetentionDays": n(cfg.DBBackupRetentionDays),
 		"matrix:allowTopologyChange":   b(cfg.AllowTopologyChange),
 		"matrix:alertEmail":            cfg.AlertEmail,
+		"matrix:email":                 string(cfg.Email),
+		"matrix:emailFrom":             cfg.EmailFrom,
+		"matrix:emailDmarc":            b(cfg.EmailDMARC),
 	}
 	// A key added to the table must be rendered here too, or the round
 	// trip would only test its default.

@@ -81,5 +81,6 @@ func (hs *Homeserver) haOutputs() map[string]pulumi.Input {
 		out["elementUrl"] = pulumi.String("https://" + cfg.ElementHost())
 	}
 	hs.alertOutputs(out)
+	hs.mailOutputs(out)
 	return out
 }

@@ -198,7 +198,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 		return nil, err
 	}
 	p.Rendered.Hosts = pulumi.String(hosts).ToStringOutput()
-	p.Rendered.Vars, p.Rendered.MaskedVars = renderHAVars(cfg, hs.Facts, pin, ha, p)
+	p.Rendered.Vars, p.Rendered.MaskedVars = renderHAVars(cfg, hs.Facts, pin, ha, p, hs.Mail.relay())
 
 	secure := func(name, role string, value pulumi.StringOutput) (*ssm.Parameter, error) {
 		tier := pulumi.Unsecret(value.ApplyT(parameterTier)).(pulumi.StringOutput)
@@ -216,7 +216,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 	}
 	// The host masks these in the playbook's output, as run-playbook does
 	// for a single host; the database password is the ha topology's own.
-	redact := pulumi.All(p.redactions(cfg), ha.DBPassword.Result).ApplyT(func(v []any) string {
+	redact := pulumi.All(p.redactions(cfg, hs.Mail.relay()), ha.DBPassword.Result).ApplyT(func(v []any) string {
 		return v[0].(string) + "\n" + v[1].(string)
 	}).(pulumi.StringOutput)
 	if ha.RedactParameter, err = secure("redact", "secret values the host masks in the playbook's output for "+cfg.MatrixHost(), redact); err != nil {
@@ -424,8 +424,10 @@ func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provi
 // renderHAVars renders vars.yml for the ha topology, and the same with the
 // secrets masked, which waits only for the database's address and the
 // bucket's name.
-func renderHAVars(cfg Config, facts Facts, pin ansible.Pin, ha *HA, p *Provisioning) (vars, masked pulumi.StringOutput) {
+func renderHAVars(cfg Config, facts Facts, pin ansible.Pin, ha *HA, p *Provisioning, relay *Relay) (vars, masked pulumi.StringOutput) {
 	base := settings(cfg, pin)
+	base.Email = relay.settings()
+	user, password := relay.credentials()
 	base.TURN, base.ElementCall = false, false // refused in ha by ParseConfig; never rendered
 	haSettings := func(host, bucket string) *inventory.HASettings {
 		return &inventory.HASettings{
@@ -436,10 +438,11 @@ func renderHAVars(cfg Config, facts Facts, pin ansible.Pin, ha *HA, p *Provision
 		}
 	}
 	vars = pulumi.All(ha.Database.Address, ha.MediaBucket.Bucket, p.GenericSecretKey.Result, p.PostgresPassword.Result,
-		ha.DBPassword.Result, p.AdminPassword.Result).ApplyT(func(v []any) (string, error) {
+		ha.DBPassword.Result, p.AdminPassword.Result, user, password).ApplyT(func(v []any) (string, error) {
 		s := base
 		s.HA = haSettings(v[0].(string), v[1].(string))
 		s.GenericSecretKey, s.PostgresPassword, s.HA.DatabasePassword, s.AdminPassword = v[2].(string), v[3].(string), v[4].(string), v[5].(string)
+		s.Email = withCredentials(base.Email, v[6].(string), v[7].(string))
 		rv, err := inventory.NewVars(s)
 		if err != nil {
 			return "", err

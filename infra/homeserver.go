@@ -20,6 +20,7 @@ type Homeserver struct {
 	Firewall     *Firewall
 	Host         *Host
 	Records      map[Record]*route53.Record
+	Mail         *Mail // matrix:email ses; nil with none
 	Provisioning *Provisioning
 	HA           *HA       // the ha topology's resources; nil in single
 	Alerting     *Alerting // nil without matrix:alertEmail
@@ -52,6 +53,11 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 	}
 	if cfg.AlertEmail != "" {
 		if hs.Alerting, err = newAlerting(ctx, cfg, child); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Email == EmailSES {
+		if hs.Mail, err = newMail(ctx, cfg, facts, child); err != nil {
 			return nil, err
 		}
 	}
@@ -157,6 +163,7 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 		out["sshCommand"] = pulumi.Sprintf("(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key %s@%s", SSHUser, host.IP.PublicIp)
 	}
 	hs.alertOutputs(out)
+	hs.mailOutputs(out)
 	if prov := hs.Provisioning; prov != nil {
 		out["adminUserId"] = pulumi.String("@" + cfg.AdminUser + ":" + cfg.Domain)
 		out["adminPassword"] = pulumi.ToSecret(prov.AdminPassword.Result)

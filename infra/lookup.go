@@ -26,6 +26,7 @@ type Facts struct {
 	ZoneID      string
 	ZoneName    string
 	NameServers []string
+	Mail        MailDNS // what the zone holds where matrix:email ses publishes
 }
 
 func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts, error) {
@@ -58,6 +59,11 @@ func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts
 		ps.add(qualified(key), "%v", err)
 	} else {
 		f.ZoneID, f.ZoneName, f.NameServers = zone.ZoneId, strings.TrimSuffix(zone.Name, "."), zone.NameServers
+		if cfg.Email == EmailSES {
+			if f.Mail, err = lookUpMail(ctx, cfg, f.ZoneID, opts...); err != nil {
+				ps.add(qualified("email"), "%v", err)
+			}
+		}
 	}
 	return f, ps.err()
 }

@@ -76,7 +76,7 @@ var varNamePattern = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 // playbookVars decodes matrix:playbookVars and refuses, each by name, what
 // would not do what the operator means: variables the program renders
 // itself, names the pinned upstream does not know, and names it renamed.
-func (r *reader) playbookVars(facts upstream.Facts, secretKeys []string) PlaybookVars {
+func (r *reader) playbookVars(facts upstream.Facts, secretKeys []string, email Email) PlaybookVars {
 	pv := PlaybookVars{Values: map[string]any{}, Secret: map[string]bool{}}
 	v, ok := r.value(playbookVarsKey)
 	if !ok || strings.TrimSpace(v) == "" {
@@ -96,7 +96,7 @@ func (r *reader) playbookVars(facts upstream.Facts, secretKeys []string) Playboo
 	for _, name := range names {
 		key := playbookVarsKey + "." + name
 		rm := fmt.Sprintf("pulumi config rm --path 'matrix:%s'", key)
-		if fix, ok := owned[name]; ok {
+		if fix, ok := owned[name]; ok && (email == EmailSES || !slices.Contains(relayVars(), name)) {
 			r.add(key, "is set by the program: %s; remove it (%s)", fix, rm)
 			continue
 		}
@@ -204,6 +204,8 @@ func ownedVars() map[string]string {
 		"livekit_server_enabled", "matrix_livekit_jwt_service_enabled", "livekit_server_config_rtc_node_ip")
 	set("use matrix:adminUser; the program creates that account with a generated password (adminPassword output)",
 		"matrix_user_creator_users_additional")
+	set("matrix:email ses points the relay at Amazon SES with credentials of its own; use matrix:emailFrom for the sender, or matrix:email none to configure the relay yourself",
+		relayVars()...)
 	set("the ha topology sets it (matrix:topology): the database is RDS, media is on S3 and Traefik sits behind the load balancer",
 		"postgres_enabled", "matrix_synapse_database_host", "matrix_synapse_database_user", "matrix_synapse_database_password",
 		"matrix_synapse_database_database", "matrix_synapse_ext_synapse_s3_storage_provider_enabled",
@@ -218,6 +220,17 @@ func ownedVars() map[string]string {
 		"matrix_synapse_container_client_api_host_bind_port",
 		"matrix_playbook_internal_matrix_client_api_traefik_entrypoint_host_bind_port")
 	return owned
+}
+
+// relayVars are the exim relay's variables matrix:email ses renders. With
+// matrix:email none the program leaves the relay alone, so an operator may
+// point it at a smarthost of their own through matrix:playbookVars.
+func relayVars() []string {
+	return []string{
+		"exim_relay_enabled", "exim_relay_sender_address",
+		"exim_relay_relay_use", "exim_relay_relay_host_name", "exim_relay_relay_host_port", "exim_relay_relay_protocol",
+		"exim_relay_relay_auth", "exim_relay_relay_auth_username", "exim_relay_relay_auth_password",
+	}
 }
 
 // ownedValue is what the program renders for an owned variable that

@@ -97,7 +97,7 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 	p.Rendered.Hosts = address.ApplyT(func(ip string) (string, error) {
 		return inventory.Hosts(inventory.Host{Name: cfg.MatrixHost(), Address: ip, User: SSHUser})
 	}).(pulumi.StringOutput)
-	p.Rendered.Vars, p.Rendered.MaskedVars = renderVars(cfg, pin, address, p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result)
+	p.Rendered.Vars, p.Rendered.MaskedVars = renderVars(cfg, pin, address, p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result, hs.Mail.relay())
 	if !cfg.Provision {
 		return p, nil
 	}
@@ -161,7 +161,7 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 	// filter of these values. prepare never sees them, and does not get
 	// them: pulumi-command runs a command again when any input changes, so
 	// a new admin password must not re-run prepare.
-	upstream := withEnv(withEnv(base, ansible.EnvInventoryVars, p.Rendered.Vars), ansible.EnvRedact, p.redactions(cfg))
+	upstream := withEnv(withEnv(base, ansible.EnvInventoryVars, p.Rendered.Vars), ansible.EnvRedact, p.redactions(cfg, hs.Mail.relay()))
 	p.Environment = upstream
 	consumed := contentHash(pulumi.String(tree["upstream"]), p.Rendered.Hosts, p.Rendered.KnownHosts, p.Rendered.Vars, instanceID)
 	var records []pulumi.Resource
@@ -188,16 +188,20 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 // redactions are the secret values the wrapper replaces in everything
 // Ansible prints, one per line: the generated ones, the secrets the
 // upstream derives from them (see derivedRedactions), and every value
-// inside the operator's secret playbookVars. The derived values are
+// inside the operator's secret playbookVars, then the relay's SMTP
+// credentials (matrix:email ses). The derived values are
 // computed inside the ApplyT from the generated ones, so that they are as
 // secret as those, and in the order of the upstream facts, so that the list
 // (and the ha host's parameter holding it) only changes with the secrets or
 // the pin.
-func (p *Provisioning) redactions(cfg Config) pulumi.StringOutput {
+func (p *Provisioning) redactions(cfg Config, relay *Relay) pulumi.StringOutput {
 	parts := []any{p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result}
 	generated := len(parts) // the derived values follow these
 	for _, v := range cfg.PlaybookVars.SecretValues() {
 		parts = append(parts, pulumi.String(v))
+	}
+	if relay != nil {
+		parts = append(parts, relay.Username, relay.Password)
 	}
 	return pulumi.ToSecret(pulumi.All(parts...).ApplyT(func(v []any) (string, error) {
 		lines := make([]string, len(v))
@@ -311,11 +315,14 @@ func settings(cfg Config, pin ansible.Pin) inventory.Settings {
 // renderVars returns vars.yml, and the same file with the secrets masked
 // for reviewers, which is known in a preview unless TURN or LiveKit needs
 // the address.
-func renderVars(cfg Config, pin ansible.Pin, address, genericKey, pgPassword, adminPassword pulumi.StringOutput) (vars, masked pulumi.StringOutput) {
+func renderVars(cfg Config, pin ansible.Pin, address, genericKey, pgPassword, adminPassword pulumi.StringOutput, relay *Relay) (vars, masked pulumi.StringOutput) {
 	base := settings(cfg, pin)
-	vars = pulumi.All(address, genericKey, pgPassword, adminPassword).ApplyT(func(v []any) (string, error) {
+	base.Email = relay.settings()
+	user, password := relay.credentials()
+	vars = pulumi.All(address, genericKey, pgPassword, adminPassword, user, password).ApplyT(func(v []any) (string, error) {
 		s := base
 		s.PublicIPv4, s.GenericSecretKey, s.PostgresPassword, s.AdminPassword = v[0].(string), v[1].(string), v[2].(string), v[3].(string)
+		s.Email = withCredentials(base.Email, v[4].(string), v[5].(string))
 		rv, err := inventory.NewVars(s)
 		if err != nil {
 			return "", err

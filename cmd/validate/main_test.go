@@ -49,6 +49,12 @@ var matrix = []struct {
 	{"registration-open", base("matrix:registration", "open")},
 	{"admin-user", base("matrix:adminUser", "ops")},
 	{"ha-defaults", ha()},
+	{"email-ses", base("matrix:email", "ses")},
+	{"email-ses-from", base("matrix:email", "ses", "matrix:emailFrom", "noreply@example.org", "matrix:emailDmarc", "false")},
+	{"ha-email-ses", ha("matrix:email", "ses")},
+	{"email-own-relay", base("matrix:playbookVars", vars(map[string]any{
+		"exim_relay_relay_use": true, "exim_relay_relay_host_name": "smtp.example.net", "exim_relay_relay_auth": true,
+		"exim_relay_relay_auth_username": "matrix", "exim_relay_relay_auth_password": "s3cret"}))},
 	{"ha-token-workers", ha("matrix:registration", "token", "matrix:playbookVars", vars(map[string]any{
 		"matrix_synapse_workers_enabled": true, "matrix_synapse_workers_preset": "one-of-each"}))},
 	{"ntfy", base("matrix:playbookVars", vars(map[string]any{"ntfy_enabled": true}))},

@@ -85,6 +85,9 @@ type Settings struct {
 	// rendered after the program's; ExtraSecret names those holding secrets.
 	Extra       map[string]any
 	ExtraSecret map[string]bool
+	// Email, when set, points the playbook's exim relay at an SMTP relay
+	// with credentials (matrix:email ses).
+	Email *EmailSettings
 	// HA, when set, switches the playbook to an external PostgreSQL, media
 	// on S3 and Traefik behind a load balancer (the ha topology).
 	HA *HASettings
@@ -105,6 +108,16 @@ type HASettings struct {
 	FederationPort   int    // Traefik's plain federation entrypoint on the host
 	HealthPort       int    // Traefik's internal client API entrypoint on the host, for the health checks
 	TrustedCIDR      string // the only source of X-Forwarded-* headers Traefik trusts
+}
+
+// EmailSettings are the relay the playbook's exim relay delivers through
+// (roles/galaxy/exim_relay: exim_relay_relay_*), and the sender address.
+type EmailSettings struct {
+	SenderAddress string
+	RelayHost     string
+	RelayPort     int // STARTTLS ("smtp", the role's default protocol)
+	Username      string
+	Password      string
 }
 
 // Vars is vars.yml with the variable names of the pinned playbook. Field
@@ -167,8 +180,26 @@ type Vars struct {
 	Users []User `yaml:"matrix_user_creator_users_additional,omitempty"`
 
 	// Extra holds matrix:playbookVars, which the program checked against
-	// the pinned upstream and against the names above.
+	// the pinned upstream and against the names above, and the relay's
+	// settings (RelayVars).
 	Extra map[string]any `yaml:",inline"`
+}
+
+// RelayVars point the exim relay at a smarthost (matrix:email ses): EC2
+// blocks outbound port 25, so upstream's direct delivery never arrives.
+// They reach vars.yml through Vars.Extra rather than as fields of Vars:
+// with matrix:email none an operator may set them in matrix:playbookVars,
+// and yaml.v3 refuses an inline map that shares a name with a field.
+type RelayVars struct {
+	Enabled       bool   `yaml:"exim_relay_enabled"`
+	SenderAddress string `yaml:"exim_relay_sender_address"`
+	Use           bool   `yaml:"exim_relay_relay_use"`
+	HostName      string `yaml:"exim_relay_relay_host_name"`
+	HostPort      int    `yaml:"exim_relay_relay_host_port"`
+	Protocol      string `yaml:"exim_relay_relay_protocol"`
+	Auth          bool   `yaml:"exim_relay_relay_auth"`
+	AuthUsername  string `yaml:"exim_relay_relay_auth_username"`
+	AuthPassword  string `yaml:"exim_relay_relay_auth_password"`
 }
 
 // User is one entry of matrix_user_creator_users_additional.
@@ -221,9 +252,6 @@ func NewVars(s Settings) (Vars, error) {
 		}
 		v.Users = []User{{Username: s.AdminUser, InitialPassword: s.AdminPassword, InitialType: "admin"}}
 	}
-	if err := v.addExtra(s.Extra); err != nil {
-		return Vars{}, err
-	}
 	switch s.Registration {
 	case RegistrationClosed:
 	case RegistrationToken:
@@ -252,17 +280,65 @@ func NewVars(s Settings) (Vars, error) {
 		}
 		v.LiveKitNodeIP = s.PublicIPv4
 	}
+	rendered := v.renderedNames()
+	if s.Email != nil {
+		relay, err := relayVars(*s.Email)
+		if err != nil {
+			return Vars{}, err
+		}
+		v.Extra = relay
+		for name := range relay {
+			rendered = append(rendered, name)
+		}
+	}
+	if err := v.addExtra(s.Extra, rendered); err != nil {
+		return Vars{}, err
+	}
 	return v, nil
+}
+
+// relayVars renders the relay's settings as vars.yml entries.
+func relayVars(e EmailSettings) (map[string]any, error) {
+	local, domain, ok := strings.Cut(e.SenderAddress, "@")
+	switch {
+	case !ok || local == "" || !hostnamePattern.MatchString(strings.ToLower(domain)):
+		return nil, fmt.Errorf("inventory: email: sender address %q", e.SenderAddress)
+	case !hostnamePattern.MatchString(e.RelayHost):
+		return nil, fmt.Errorf("inventory: email: relay host %q", e.RelayHost)
+	case e.RelayPort < 1 || e.RelayPort > 65535:
+		return nil, fmt.Errorf("inventory: email: relay port %d", e.RelayPort)
+	case e.Username == "" || e.Password == "":
+		return nil, fmt.Errorf("inventory: email: the relay has no credentials")
+	}
+	return toMap(RelayVars{
+		Enabled: true, SenderAddress: e.SenderAddress,
+		Use: true, HostName: e.RelayHost, HostPort: e.RelayPort, Protocol: "smtp",
+		Auth: true, AuthUsername: e.Username, AuthPassword: e.Password,
+	})
+}
+
+// toMap turns a struct into the map its YAML form decodes to.
+func toMap(v any) (map[string]any, error) {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	m := map[string]any{}
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	return m, nil
 }
 
 // addExtra merges the operator's variables; none may be one the program
 // renders (the config refuses them first, this keeps the file unambiguous).
-func (v *Vars) addExtra(extra map[string]any) error {
+func (v *Vars) addExtra(extra map[string]any, owned []string) error {
 	if len(extra) == 0 {
 		return nil
 	}
-	owned := VariableNames()
-	v.Extra = map[string]any{}
+	if v.Extra == nil {
+		v.Extra = map[string]any{}
+	}
 	for name, val := range extra {
 		if slices.Contains(owned, name) {
 			return fmt.Errorf("inventory: %s is rendered by the program and cannot be set again", name)
@@ -372,6 +448,11 @@ func MaskedVars(s Settings) (Vars, error) {
 		ha.DatabasePassword = "x"
 		s.HA = &ha
 	}
+	if s.Email != nil {
+		e := *s.Email
+		e.Username, e.Password = "x", "x"
+		s.Email = &e
+	}
 	extra := map[string]any{}
 	for name, val := range s.Extra {
 		extra[name] = val
@@ -388,17 +469,38 @@ func MaskedVars(s Settings) (Vars, error) {
 	if s.HA != nil {
 		v.SynapseDatabasePassword = MaskedValue
 	}
+	if s.Email != nil && err == nil {
+		v.Extra["exim_relay_relay_auth_username"], v.Extra["exim_relay_relay_auth_password"] = MaskedValue, MaskedValue
+	}
 	return v, err
+}
+
+// renderedNames lists the variables this vars.yml renders: every field
+// without omitempty, and the others that are set.
+func (v Vars) renderedNames() []string {
+	var names []string
+	t, val := reflect.TypeOf(v), reflect.ValueOf(v)
+	for i := range t.NumField() {
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || t.Field(i).Name == "Extra" {
+			continue
+		}
+		if opts != "omitempty" || !val.Field(i).IsZero() {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // VariableNames lists every playbook variable vars.yml can hold, for
 // checking them against the upstream when the pin moves (cmd/upstreamvars).
 func VariableNames() []string {
 	var names []string
-	t := reflect.TypeOf(Vars{})
-	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" && t.Field(i).Name != "Extra" {
-			names = append(names, name)
+	for _, t := range []reflect.Type{reflect.TypeOf(Vars{}), reflect.TypeOf(RelayVars{})} {
+		for i := range t.NumField() {
+			if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" && t.Field(i).Name != "Extra" {
+				names = append(names, name)
+			}
 		}
 	}
 	return names

@@ -36,6 +36,8 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return ubuntuImage(region, args.Args)
 	case "aws:route53/getZone:getZone":
 		return c.zone(args.Args)
+	case "aws:route53/getRecords:getRecords":
+		return c.records(args.Args)
 	case "aws:ebs/getEbsVolumes:getEbsVolumes":
 		return c.ebsVolumes(region, args.Args)
 	case "aws:rds/getInstances:getInstances":

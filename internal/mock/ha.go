@@ -14,6 +14,7 @@ import (
 type Existing struct {
 	Volumes     []ExistingVolume
 	DBInstances []string // identifiers
+	Records     []ExistingRecord
 }
 
 // ExistingVolume is one EBS volume with its tags.

@@ -112,10 +112,21 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if err := checkInputs(args.TypeToken, args.Inputs, c.region(args.Provider)); err != nil {
 		return "", nil, err
 	}
+	if err := checkMail(args.TypeToken, c.inputs(args)); err != nil {
+		return "", nil, err
+	}
 	id, computed := c.create(args)
 	state := args.Inputs.Copy()
 	for k, v := range computed {
-		if _, set := state[k]; set && !v.IsSecret() {
+		if in, set := state[k]; set && in.IsObject() && v.IsObject() {
+			// A block the program sets in part, which the provider
+			// completes (sesv2 dkimSigningAttributes: tokens, status).
+			merged := v.ObjectValue().Copy()
+			for ik, iv := range in.ObjectValue() {
+				merged[ik] = iv
+			}
+			v = resource.NewObjectProperty(merged)
+		} else if set && !v.IsSecret() {
 			continue
 		}
 		if c.DryRun && args.Custom {
@@ -139,6 +150,15 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	}
 	c.record(args, id, state)
 	return id, state, nil
+}
+
+// inputs are the resource's inputs with unknown values kept, which the
+// checks of required inputs must tell from absent ones.
+func (c *Cloud) inputs(args pulumi.MockResourceArgs) resource.PropertyMap {
+	if rpc := args.RegisterRPC; rpc != nil {
+		return inputsWithUnknowns(rpc.GetObject(), args.Inputs)
+	}
+	return args.Inputs
 }
 
 func (c *Cloud) record(args pulumi.MockResourceArgs, id string, state resource.PropertyMap) {

@@ -4,6 +4,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -43,6 +44,7 @@ const (
 	RuleDBEncrypted  = "database-encrypted"
 	RuleS3Encrypted  = "buckets-encrypted-private"
 	RuleProdAlerting = "prod-alerting-on"
+	RuleMailSender   = "mail-sender-least-privilege"
 )
 
 // Stack is what the checks look at: the run, the stack's name and its
@@ -59,7 +61,7 @@ var ProdStacks = []string{"prod", "production"}
 // Check returns every violation, sorted.
 func Check(s Stack) []Violation {
 	var vs []Violation
-	for _, check := range []func(Stack) []Violation{ssh, imds, encrypted, prodProtected, prodRegistration, plainSecrets, tagged, dbEncrypted, bucketsEncrypted, prodAlerting} {
+	for _, check := range []func(Stack) []Violation{ssh, imds, encrypted, prodProtected, prodRegistration, plainSecrets, tagged, dbEncrypted, bucketsEncrypted, prodAlerting, mailSender} {
 		vs = append(vs, check(s)...)
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].String() < vs[j].String() })
@@ -445,6 +447,27 @@ func prodAlerting(s Stack) []Violation {
 	return vs
 }
 
+// mailSender holds the relay's IAM user (matrix:email ses) to the one
+// permission it needs: every statement of every user policy allows only
+// ses:SendRawEmail, on SES identities rather than "*", with a From address
+// condition; and nothing attaches managed policies to a user.
+func mailSender(s Stack) []Violation {
+	var vs []Violation
+	for _, r := range s.Result.Cloud.Find("aws:iam/userPolicyAttachment:UserPolicyAttachment") {
+		vs = append(vs, Violation{RuleMailSender, id(r), "attaches a managed policy to a user; the relay's user has its one inline policy"})
+	}
+	for _, r := range s.Result.Cloud.Find("aws:iam/userPolicy:UserPolicy") {
+		doc := get(r.Inputs, "policy")
+		if !doc.IsString() {
+			continue // unknown in a preview
+		}
+		if msg := mailPolicyProblem(doc.StringValue()); msg != "" {
+			vs = append(vs, Violation{RuleMailSender, id(r), msg})
+		}
+	}
+	return vs
+}
+
 // notifiesTopic says whether actions name an SNS topic; unknown ARNs (a
 // preview) count.
 func notifiesTopic(actions resource.PropertyValue) bool {
@@ -457,4 +480,34 @@ func notifiesTopic(actions resource.PropertyValue) bool {
 		}
 	}
 	return false
+}
+
+func mailPolicyProblem(doc string) string {
+	var p struct {
+		Statement []struct {
+			Effect    string
+			Action    any
+			Resource  any
+			Condition map[string]map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(doc), &p); err != nil || len(p.Statement) == 0 {
+		return "the policy is not an IAM policy document"
+	}
+	for _, st := range p.Statement {
+		if st.Effect != "Allow" {
+			continue
+		}
+		if fmt.Sprint(st.Action) != "ses:SendRawEmail" {
+			return fmt.Sprintf("allows %v; the relay needs ses:SendRawEmail only", st.Action)
+		}
+		res, ok := st.Resource.(string)
+		if !ok || !strings.HasPrefix(res, "arn:") || !strings.Contains(res, ":ses:") || !strings.Contains(res, ":identity/") || strings.Contains(res, "*") {
+			return fmt.Sprintf("sends through %v; allow the domain's SES identity only", st.Resource)
+		}
+		if _, ok := st.Condition["StringLike"]["ses:FromAddress"]; !ok {
+			return "has no ses:FromAddress condition; restrict the sender to the domain"
+		}
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/internal/stackfile"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -187,6 +188,28 @@ func TestEachRuleCatchesItsViolation(t *testing.T) {
 			lt := s.Result.Cloud.Find("aws:ec2/launchTemplate:LaunchTemplate")[0]
 			ebs := lt.Inputs["blockDeviceMappings"].ArrayValue()[0].ObjectValue()["ebs"].ObjectValue()
 			ebs["encrypted"] = resource.NewStringProperty("false")
+			return s
+		}},
+		{RuleMailSender, func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base("matrix:email", "ses"))
+			pol := s.Result.Cloud.Find("aws:iam/userPolicy:UserPolicy")[0]
+			pol.Inputs["policy"] = resource.NewStringProperty(strings.Replace(pol.Inputs["policy"].StringValue(), `"ses:SendRawEmail"`, `"ses:*"`, 1))
+			return s
+		}},
+		{RuleMailSender + "/resource", func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base("matrix:email", "ses"))
+			pol := s.Result.Cloud.Find("aws:iam/userPolicy:UserPolicy")[0]
+			doc, err := infra.SenderPolicy("*", "example.org")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol.Inputs["policy"] = resource.NewStringProperty(doc)
+			return s
+		}},
+		{RuleMailSender + "/condition", func(t *testing.T) Stack {
+			s := synthesize(t, "dev", base("matrix:email", "ses"))
+			pol := s.Result.Cloud.Find("aws:iam/userPolicy:UserPolicy")[0]
+			pol.Inputs["policy"] = resource.NewStringProperty(strings.Replace(pol.Inputs["policy"].StringValue(), `"ses:FromAddress"`, `"ses:Recipients"`, 1))
 			return s
 		}},
 		{RuleTagged, func(t *testing.T) Stack {

@@ -107,6 +107,14 @@ var cases = []struct {
 	{"synapse two appservice workers", "", with("matrix_synapse_workers_enabled: true", "matrix_synapse_workers_preset: one-of-each", "matrix_synapse_workers_appservice_workers_count: 2"),
 		refused("Fail if asking for more than 1 instance of single-instance workers", "matrix_synapse_workers_appservice_workers_count")},
 
+	// The relay through SES as matrix:email ses renders it, and the one
+	// setting the exim relay role itself requires.
+	{"exim relay through ses", "", with("exim_relay_enabled: true", "exim_relay_sender_address: matrix@example.org", "exim_relay_relay_use: true",
+		"exim_relay_relay_host_name: email-smtp.eu-central-1.amazonaws.com", "exim_relay_relay_host_port: 587", "exim_relay_relay_protocol: smtp",
+		"exim_relay_relay_auth: true", "exim_relay_relay_auth_username: AKIAEXAMPLE0000000000", "exim_relay_relay_auth_password: BExampleSmtpPassword"), accepted},
+	{"exim relay without sender", "", with(`exim_relay_sender_address: ""`),
+		refused("Fail if required exim-relay settings not defined", "required configuration setting (`exim_relay_sender_address`)")},
+
 	{"postgres backup", "", with("postgres_backup_enabled: true"), accepted},
 	{"postgres backup without password", "", with("postgres_backup_enabled: true", `postgres_backup_connection_password: ""`),
 		refused("Fail if required postgres-backup settings not defined", "required configuration setting (`postgres_backup_connection_password`)")},
