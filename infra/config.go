@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/matrix-on-aws/homeserver/internal/stackfile"
 	"github.com/matrix-on-aws/homeserver/internal/upstream"
@@ -96,6 +97,11 @@ type Config struct {
 	Email                 Email
 	EmailFrom             string // the sender address; set whenever Email is ses
 	EmailDMARC            bool
+	// AvailabilityZone is matrix:availabilityZone as given ("" for the
+	// first of the VPC's zones); lookUp resolves it into Facts.HostZone.
+	AvailabilityZone     string
+	DataVolumeSnapshotID string
+	DBRestore            *DBRestore // nil: no restore
 }
 
 // MatrixHost is the name the homeserver answers on; the playbook derives
@@ -202,8 +208,11 @@ func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
 		DBAllocatedGiB:        r.integer("dbAllocatedGiB", 20, 65536, "RDS gp3 storage for PostgreSQL holds 20 to 65536 GiB"),
 		DBBackupRetentionDays: r.integer("dbBackupRetentionDays", 1, 35, "RDS keeps automated backups 1 to 35 days (0 would turn them off)"),
 		AllowTopologyChange:   r.boolean("allowTopologyChange"),
+		DataVolumeSnapshotID:  r.snapshotID(),
 	}
 	c.Email, c.EmailFrom, c.EmailDMARC = r.email(c.Domain, c.Region)
+	c.AvailabilityZone = r.availabilityZone(c.Region)
+	c.DBRestore = r.dbRestore(c.Topology, time.Now())
 	c.InstanceType, c.Arch = r.instanceType()
 	if c.Topology == TopologyHA {
 		r.haOnlyChecks(c)
@@ -611,6 +620,12 @@ func (r *reader) haOnlyChecks(c Config) {
 	}
 	if items, ok := r.list("sshAllowedCidrs", "[]"); ok && len(items) > 0 {
 		r.add("sshAllowedCidrs", "must be empty in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:sshAllowedCidrs)")
+	}
+	if c.AvailabilityZone != "" {
+		r.add("availabilityZone", "is not used in the ha topology: its Auto Scaling Group spans both zones and replaces a host in the surviving one; remove it (pulumi config rm matrix:availabilityZone)")
+	}
+	if c.DataVolumeSnapshotID != "" {
+		r.add("dataVolumeSnapshotId", "is not used in the ha topology: it has no data volume (PostgreSQL is on RDS, media on S3; see docs/runbook-ha-restore.md); remove it (pulumi config rm matrix:dataVolumeSnapshotId)")
 	}
 	if strings.TrimSpace(r.raw[qualified("sshPublicKey")]) != "" {
 		r.add("sshPublicKey", "is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:sshPublicKey)")

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matrix-on-aws/homeserver/ansible"
 	"github.com/matrix-on-aws/homeserver/internal/inventory"
@@ -32,6 +33,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(" Example.ORG. ", `[" 2001:db8::/48 ","198.51.100.0/24"]`, "M5.Large", "Token", "true", "matrix:playbookVars", `{"ntfy_enabled":true,"matrix_synapse_max_upload_size_mb":1.5}`)
 	f.Add("example.org", `[]`, "t3.small", "closed", "false", "matrix:topology", "ha")
 	f.Add("example.org", `["203.0.113.7/32"]`, "t3.small", "closed", "false", "matrix:calls", " Element-Call ")
+	f.Add("example.org", `["203.0.113.7/32"]`, "t3.small", "closed", "false", "matrix:availabilityZone", "EU-CENTRAL-1B")
+	f.Add("example.org", `["203.0.113.7/32"]`, "t3.small", "closed", "false", "matrix:dbRestore", `{"time":"latest"}`)
 	// Just broader than the bounds: refused without allowSshFromAnywhere.
 	f.Add("example.org", `["2001:db8::/31"]`, "t3.small", "closed", "false", "matrix:ipv6", "true")
 	f.Add("example.org", `["10.0.0.0/7"]`, "t3.small", "closed", "false", "matrix:ipv6", "true")
@@ -86,6 +89,21 @@ func checkRoundTrip(t *testing.T, cfg Config) {
 	}
 }
 
+// restoreValue renders matrix:dbRestore as Pulumi stores the object.
+func restoreValue(d *DBRestore) string {
+	if d == nil {
+		return "{}"
+	}
+	m := map[string]any{"time": "latest"}
+	if !d.Latest {
+		m["time"] = d.Time.Format(time.RFC3339)
+	}
+	if d.Source != "" {
+		m["sourceDbInstanceIdentifier"] = d.Source
+	}
+	return jsonValue(m)
+}
+
 // rawConfig renders every key of the table from cfg, as strings the way
 // Pulumi stores them (lists and objects as JSON).
 func rawConfig(t *testing.T, cfg Config) map[string]string {
@@ -135,6 +153,9 @@ func rawConfig(t *testing.T, cfg Config) map[string]string {
 		"matrix:email":                 string(cfg.Email),
 		"matrix:emailFrom":             cfg.EmailFrom,
 		"matrix:emailDmarc":            b(cfg.EmailDMARC),
+		"matrix:availabilityZone":      cfg.AvailabilityZone,
+		"matrix:dataVolumeSnapshotId":  cfg.DataVolumeSnapshotID,
+		"matrix:dbRestore":             restoreValue(cfg.DBRestore),
 	}
 	// A key added to the table must be rendered here too, or the round
 	// trip would only test its default.

@@ -119,7 +119,7 @@ func newHA(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pulumi.Resou
 	if hs.Records, err = ha.newRecords(ctx, cfg, hs.Facts, opts...); err != nil {
 		return nil, fmt.Errorf("ha: dns: %w", err)
 	}
-	if err = ha.newData(ctx, cfg, opts...); err != nil {
+	if err = ha.newData(ctx, cfg, hs.Facts.DB, opts...); err != nil {
 		return nil, fmt.Errorf("ha: data: %w", err)
 	}
 	if hs.Provisioning, err = ha.newHost(ctx, cfg, hs, opts...); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/matrix-on-aws/homeserver/ansible"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
@@ -22,8 +23,8 @@ const PostgresMajorVersion = "16"
 // TreeObjectKey is where the ansible tree lies in the bootstrap bucket.
 const TreeObjectKey = "ansible.tar"
 
-func (ha *HA) newData(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) error {
-	if err := ha.newDatabase(ctx, cfg, opts...); err != nil {
+func (ha *HA) newData(ctx *pulumi.Context, cfg Config, plan DBPlan, opts ...pulumi.ResourceOption) error {
+	if err := ha.newDatabase(ctx, cfg, plan, opts...); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
 	var err error
@@ -53,7 +54,7 @@ func (ha *HA) newData(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOp
 	return nil
 }
 
-func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) error {
+func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, plan DBPlan, opts ...pulumi.ResourceOption) error {
 	var err error
 	// Letters and digits: RDS refuses / @ " and spaces, and the value lands
 	// in YAML and a libpq connection string.
@@ -74,11 +75,11 @@ func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, opts ...pulumi.Resour
 	if err != nil {
 		return err
 	}
-	id := DBIdentifier(ctx.Project(), ctx.Stack())
+	id := plan.Identifier
 	// No database is created here: RDS would create it with the en_US.UTF-8
 	// collation, which Synapse refuses. The host creates it with C collation
 	// before the first playbook run (ansible/bootstrap-host).
-	ha.Database, err = rds.NewInstance(ctx, "db", &rds.InstanceArgs{
+	args := &rds.InstanceArgs{
 		Identifier:               pulumi.String(id),
 		Engine:                   pulumi.String("postgres"),
 		EngineVersion:            pulumi.String(PostgresMajorVersion),
@@ -104,8 +105,29 @@ func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, opts ...pulumi.Resour
 		// data volume.
 		SkipFinalSnapshot:       pulumi.Bool(false),
 		FinalSnapshotIdentifier: pulumi.String(id + "-final"),
-		Tags:                    nameTag(ctx, "db"),
-	}, withOpts(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))...)
+		// Kept after the instance is deleted (for as many days as it kept
+		// them): the instance a restore replaces stays restorable to any
+		// moment of its backup window.
+		DeleteAutomatedBackups: pulumi.Bool(false),
+		Tags:                   nameTag(ctx, "db"),
+	}
+	if r := plan.Restore; r != nil {
+		// A new identifier, so the engine creates the restored instance
+		// before it deletes the one it replaces, and the vars switch to its
+		// address in between. RDS gives a restore the source's master
+		// password, and the provider does not apply Password after a
+		// point-in-time restore: planDatabase accepts only this stack's
+		// own databases as sources, whose password is DBPassword. Password
+		// stays set so the state keeps it, as a secret, for later changes.
+		pitr := rds.InstanceRestoreToPointInTimeArgs{SourceDbInstanceIdentifier: pulumi.String(r.Source)}
+		if r.Latest {
+			pitr.UseLatestRestorableTime = pulumi.Bool(true)
+		} else {
+			pitr.RestoreTime = pulumi.String(r.Time.Format(time.RFC3339))
+		}
+		args.RestoreToPointInTime = pitr
+	}
+	ha.Database, err = rds.NewInstance(ctx, "db", args, withOpts(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))...)
 	return err
 }
 

@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ebs"
@@ -14,7 +15,8 @@ import (
 // data's resources (or leave them orphaned) without anyone having said so.
 // It looks the data up in the account, since the program cannot read its
 // own previous state: the single topology's data volume by its snapshot
-// tag, the ha topology's database by its identifier. matrix:allowTopologyChange
+// tag, the ha topology's database by its identifier or, once restored, its
+// Name tag. matrix:allowTopologyChange
 // is the explicit confirmation.
 func checkTopologySwitch(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) error {
 	if cfg.AllowTopologyChange {
@@ -42,10 +44,21 @@ func checkTopologySwitch(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeO
 		if err != nil {
 			return fmt.Errorf("topology: looking for the ha topology's database: %w", err)
 		}
-		if len(dbs.InstanceIdentifiers) == 0 {
+		// A restored database has another identifier (matrix:dbRestore).
+		tagged, err := stackDatabases(ctx, opts...)
+		if err != nil {
+			return fmt.Errorf("topology: %w", err)
+		}
+		ids := dbs.InstanceIdentifiers
+		for _, t := range tagged {
+			if !slices.Contains(ids, t) {
+				ids = append(ids, t)
+			}
+		}
+		if len(ids) == 0 {
 			return nil
 		}
-		found = "the ha topology's RDS database " + strings.Join(dbs.InstanceIdentifiers, ", ")
+		found = "the ha topology's RDS database " + strings.Join(ids, ", ")
 		what, other = "the load balancer, the Auto Scaling Group, the RDS database and the media bucket", "ha"
 	default:
 		return nil
@@ -69,10 +82,12 @@ func (hs *Homeserver) haOutputs() map[string]pulumi.Input {
 		"loadBalancerDns":  ha.LoadBalancer.DnsName,
 		"autoScalingGroup": ha.Group.Name,
 		"databaseEndpoint": ha.Database.Endpoint,
-		"mediaBucket":      ha.MediaBucket.Bucket,
-		"varsParameter":    ha.VarsParameter.Name,
-		"adminUserId":      pulumi.String("@" + cfg.AdminUser + ":" + cfg.Domain),
-		"adminPassword":    pulumi.ToSecret(prov.AdminPassword.Result),
+		// What a point-in-time restore names as its source.
+		"databaseIdentifier": ha.Database.Identifier,
+		"mediaBucket":        ha.MediaBucket.Bucket,
+		"varsParameter":      ha.VarsParameter.Name,
+		"adminUserId":        pulumi.String("@" + cfg.AdminUser + ":" + cfg.Domain),
+		"adminPassword":      pulumi.ToSecret(prov.AdminPassword.Result),
 		// No SSH in ha: a shell on the current host through Session Manager.
 		"sessionCommand": pulumi.Sprintf("aws ssm start-session --region %s --target \"$(aws autoscaling describe-auto-scaling-groups --region %s --auto-scaling-group-names %s --query 'AutoScalingGroups[0].Instances[0].InstanceId' --output text)\"",
 			cfg.Region, cfg.Region, ha.Group.Name),

@@ -124,6 +124,7 @@ func TestHATopology(t *testing.T) {
 				"storageEncrypted": true, "publiclyAccessible": false, "multiAz": false, "deletionProtection": false,
 				"skipFinalSnapshot": false, "finalSnapshotIdentifier": "matrix-test-final",
 				"backupRetentionPeriod": 7.0, "allocatedStorage": 20.0, "port": float64(infra.PostgresPort),
+				"deleteAutomatedBackups": false,
 			} {
 				if got := get(db.Inputs, k); fmt.Sprint(got.V) != fmt.Sprint(want) {
 					t.Errorf("database %s = %v, want %v", k, got.V, want)
@@ -542,7 +543,7 @@ func TestHAOutputs(t *testing.T) {
 			got = append(got, k)
 		}
 		sort.Strings(got)
-		want := []string{"adminPassword", "adminUserId", "amiName", "autoScalingGroup", "databaseEndpoint", "elementUrl", "homeserverUrl",
+		want := []string{"adminPassword", "adminUserId", "amiName", "autoScalingGroup", "databaseEndpoint", "databaseIdentifier", "elementUrl", "homeserverUrl",
 			"hostedZoneId", "loadBalancerDns", "mediaBucket", "nameServers", "sessionCommand", "topology", "userIdFormat", "varsParameter"}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: outputs %v, want %v", m.name, got, want)

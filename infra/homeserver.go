@@ -43,6 +43,12 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 	if err := checkTopologySwitch(ctx, cfg, pulumi.Provider(provider)); err != nil {
 		return nil, err
 	}
+	if err := checkDataVolume(ctx, cfg, facts, pulumi.Provider(provider)); err != nil {
+		return nil, err
+	}
+	if facts.DB, err = planDatabase(ctx, cfg, pulumi.Provider(provider)); err != nil {
+		return nil, err
+	}
 	hs := &Homeserver{Config: cfg, Facts: facts, Provider: provider, stack: ctx.Stack()}
 	if err := ctx.RegisterComponentResource("matrix:aws:Homeserver", name, hs, pulumi.Providers(provider)); err != nil {
 		return nil, fmt.Errorf("homeserver: %w", err)

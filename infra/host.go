@@ -90,7 +90,7 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 	args := &ec2.InstanceArgs{
 		Ami:                 pulumi.String(facts.AMI),
 		InstanceType:        pulumi.String(cfg.InstanceType),
-		SubnetId:            network.Subnets[0].ID(),
+		SubnetId:            network.HostSubnet(facts).ID(),
 		VpcSecurityGroupIds: pulumi.StringArray{fw.Group.ID()},
 		KeyName:             pair.KeyName,
 		MetadataOptions: ec2.InstanceMetadataOptionsArgs{
@@ -173,14 +173,19 @@ func newDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.I
 	tags := nameTag(ctx, "data")
 	tags[snapshotTag] = pulumi.String(snapshotTarget(ctx))
 	volOpts := withOpts(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))
-	vol, err := ebs.NewVolume(ctx, "data", &ebs.VolumeArgs{
-		AvailabilityZone: pulumi.String(facts.Zones[0]),
+	args := &ebs.VolumeArgs{
+		// With the instance: a volume attaches only in its own zone.
+		AvailabilityZone: pulumi.String(facts.HostZone),
 		Size:             pulumi.Int(cfg.DataVolumeGiB),
 		Type:             pulumi.String("gp3"),
 		Encrypted:        pulumi.Bool(true),
 		FinalSnapshot:    pulumi.Bool(true),
 		Tags:             tags,
-	}, volOpts...)
+	}
+	if cfg.DataVolumeSnapshotID != "" {
+		args.SnapshotId = pulumi.String(cfg.DataVolumeSnapshotID)
+	}
+	vol, err := ebs.NewVolume(ctx, "data", args, volOpts...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,6 +27,8 @@ func Keys() []Key {
 		{"amiId", "string", "", "Pin the host's image (an Ubuntu 24.04 AMI of the region, e.g. the latestAmiId output) to roll it deliberately; empty: the newest at creation, kept afterwards."},
 		{"rootVolumeGiB", "integer", 20, "Size of the encrypted gp3 root volume (OS, Docker images)."},
 		{"dataVolumeGiB", "integer", 20, "Size of the encrypted gp3 data volume mounted at /matrix (database, media, certificates)."},
+		{"availabilityZone", "string", "", "Zone of the single host and its data volume: one of the two zones the VPC spans (the region's first two by name); empty: the first. Changing it moves both: see docs/runbook-zone-move.md."},
+		{"dataVolumeSnapshotId", "string", "", "Create the data volume from this EBS snapshot (snap-...), e.g. the latest daily snapshot when moving zones; keep it set afterwards, since the volume was created from it. See docs/runbook-zone-move.md."},
 		{"snapshotRetentionDays", "integer", 7, "Days a daily snapshot of the data volume is kept."},
 		{"ipv6", "boolean", true, "Give the VPC, subnets and host IPv6 and publish AAAA records."},
 		{"serveBaseDomain", "boolean", true, "Point <domain> at the host so it serves /.well-known/matrix/* (turn off when <domain> is served elsewhere)."},
@@ -50,6 +52,7 @@ func Keys() []Key {
 		{"dbAllocatedGiB", "integer", 20, "Encrypted gp3 storage of the RDS database in GiB (ha only)."},
 		{"dbBackupRetentionDays", "integer", 7, "Days RDS keeps automated backups for point-in-time recovery (ha only)."},
 		{"alertEmail", "string", "", "E-mail address that receives the alarms (host, external health of the client and federation APIs, database in ha); AWS mails a confirmation link first, which must be clicked. Empty: no alerting. See the README, What you receive."},
+		{"dbRestore", "object", map[string]any{}, "Point-in-time restore into a new RDS instance (ha only): {time: <RFC 3339 UTC time or latest>, sourceDbInstanceIdentifier: <default: the stack's first database>}. Keep it set afterwards. See docs/runbook-ha-restore.md."},
 		{"allowTopologyChange", "boolean", false, "Explicit opt-in required before matrix:topology may change on a stack that already holds data in the other topology."},
 	}
 }

@@ -18,9 +18,14 @@ const canonicalOwner = "099720109477"
 // anything, so a missing zone or image fails the run before it creates a
 // single resource.
 type Facts struct {
-	Partition   string
-	DNSSuffix   string   // the partition's: amazonaws.com, amazonaws.com.cn, ...
-	Zones       []string // two availability zones that offer the instance type
+	Partition string
+	DNSSuffix string   // the partition's: amazonaws.com, amazonaws.com.cn, ...
+	Zones     []string // two availability zones that offer the instance type
+	// HostZone is where the single host and its data volume live: one of
+	// Zones, matrix:availabilityZone or the first.
+	HostZone string
+	// DB is the ha topology's database (zero in single).
+	DB          DBPlan
 	AMI         string
 	AMIName     string
 	ZoneID      string
@@ -37,10 +42,16 @@ func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts
 		return f, fmt.Errorf("lookup partition: %w", err)
 	}
 	f.Partition, f.DNSSuffix = part.Partition, part.DnsSuffix
-	if f.Zones, err = availabilityZones(ctx, cfg, opts...); err != nil {
+	var all []string
+	if f.Zones, all, err = availabilityZones(ctx, cfg, opts...); err != nil {
 		ps.add("aws:region", "%v", err)
-	} else if err = offeredIn(ctx, cfg, f.Zones, opts...); err != nil {
-		ps.add(qualified("instanceType"), "%v", err)
+	} else {
+		if err = offeredIn(ctx, cfg, f.Zones, opts...); err != nil {
+			ps.add(qualified("instanceType"), "%v", err)
+		}
+		if f.HostZone, err = hostZone(cfg, f.Zones, all); err != nil {
+			ps.add(qualified("availabilityZone"), "%v", err)
+		}
 	}
 	if f.AMI, f.AMIName, err = ubuntuImage(ctx, cfg.Arch, opts...); err != nil {
 		ps.add(qualified("instanceType"), "%v", err)
@@ -68,23 +79,44 @@ func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts
 	return f, ps.err()
 }
 
-// availabilityZones picks the region's first two zones (by name) that are
-// available without opt-in. The choice never depends on other settings: a
+// availabilityZones picks the region's first two zones (by name) that need
+// no opt-in, and lists them all. The choice never depends on other settings: a
 // different instance type must not move the subnets, and with them the
 // data volume.
-func availabilityZones(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) ([]string, error) {
+func availabilityZones(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (two, all []string, err error) {
+	// No state filter: a zone AWS reports impaired or unavailable is
+	// exactly when matrix:availabilityZone moves the host away from it,
+	// and dropping it from the list would shift both subnets to other
+	// zones in the middle of that outage.
 	azs, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
-		State:   pulumi.StringRef("available"),
 		Filters: []aws.GetAvailabilityZonesFilter{{Name: "opt-in-status", Values: []string{"opt-in-not-required"}}},
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("looking up availability zones in %s: %w", cfg.Region, err)
+		return nil, nil, fmt.Errorf("looking up availability zones in %s: %w", cfg.Region, err)
 	}
 	zones := slices.Sorted(slices.Values(azs.Names))
 	if len(zones) < 2 {
-		return nil, fmt.Errorf("%s has %d availability zone(s) without opt-in; two are needed, pick another region", cfg.Region, len(zones))
+		return nil, nil, fmt.Errorf("%s has %d availability zone(s) without opt-in; two are needed, pick another region", cfg.Region, len(zones))
 	}
-	return zones[:2], nil
+	return zones[:2], zones, nil
+}
+
+// hostZone resolves matrix:availabilityZone among the VPC's two zones.
+// Only those two: the host needs a subnet in its zone, and a third zone
+// would move a subnet that the ha topology's load balancer and database
+// also use. Two zones are what surviving the loss of one takes.
+func hostZone(cfg Config, vpcZones, all []string) (string, error) {
+	choices := strings.Join(vpcZones, " or ")
+	switch z := cfg.AvailabilityZone; {
+	case z == "":
+		return vpcZones[0], nil
+	case slices.Contains(vpcZones, z):
+		return z, nil
+	case slices.Contains(all, z):
+		return "", fmt.Errorf("%s is a zone of %s, but not one of the two the stack's VPC spans; use %s", z, cfg.Region, choices)
+	default:
+		return "", fmt.Errorf("%s is not an availability zone of %s available without opt-in (those are %s); use %s", z, cfg.Region, strings.Join(all, ", "), choices)
+	}
 }
 
 // offeredIn checks that the instance type is offered in both zones, the

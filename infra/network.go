@@ -3,13 +3,15 @@ package infra
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // Network is the VPC the host lives in: public subnets in two zones (the
-// single host uses the first; the ALB of the ha topology needs both).
+// single host uses the one of matrix:availabilityZone; the ALB of the ha
+// topology needs both).
 type Network struct {
 	VPC     *ec2.Vpc
 	Subnets []*ec2.Subnet
@@ -46,6 +48,11 @@ func newNetwork(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulumi.Res
 		n.Subnets = append(n.Subnets, subnet)
 	}
 	return n, nil
+}
+
+// HostSubnet is the public subnet in the single host's zone.
+func (n *Network) HostSubnet(facts Facts) *ec2.Subnet {
+	return n.Subnets[slices.Index(facts.Zones, facts.HostZone)]
 }
 
 func newPublicRoutes(ctx *pulumi.Context, cfg Config, vpc *ec2.Vpc, igw *ec2.InternetGateway, opts ...pulumi.ResourceOption) (*ec2.RouteTable, error) {

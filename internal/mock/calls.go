@@ -26,7 +26,7 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "aws:index/getRegion:getRegion":
 		return resource.NewPropertyMapFromMap(props{"name": region, "id": region}), nil
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
-		return availabilityZones(region, args.Args), nil
+		return availabilityZones(region, args.Args, c.Impaired), nil
 	case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
 		return c.offerings(region, args.Args), nil
 	case "aws:ec2/getAmi:getAmi":
@@ -42,6 +42,12 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return c.ebsVolumes(region, args.Args)
 	case "aws:rds/getInstances:getInstances":
 		return c.dbInstances(region, args.Args)
+	case "aws:rds/getInstance:getInstance":
+		return c.dbInstance(region, args.Args)
+	case "aws:ebs/getVolume:getVolume":
+		return c.volume(region, args.Args)
+	case "aws:ebs/getSnapshot:getSnapshot":
+		return c.snapshot(region, args.Args)
 	}
 	return nil, fmt.Errorf("mock: no answer for invoke %s", args.Token)
 }
@@ -95,11 +101,19 @@ func zonesOf(region string) (names, optIn []string) {
 	return append(names, region+"-lax-1a"), append(optIn, "opted-in")
 }
 
-func availabilityZones(region string, args resource.PropertyMap) resource.PropertyMap {
+func availabilityZones(region string, args resource.PropertyMap, impaired []string) resource.PropertyMap {
 	names, optIn := zonesOf(region)
 	want := filterValues(args, "opt-in-status")
+	state := str(args, "state")
 	var out []any
 	for i, n := range names {
+		zoneState := "available"
+		if slices.Contains(impaired, n) {
+			zoneState = "impaired"
+		}
+		if state != "" && state != zoneState {
+			continue
+		}
 		if want == nil || slices.Contains(want, optIn[i]) {
 			out = append(out, n)
 		}

@@ -2,18 +2,22 @@ package mock
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
 // Existing is what an account holds before the program runs, as far as the
-// program looks it up: data volumes and RDS instances. New accounts hold
-// nothing (the default).
+// program looks it up: data volumes, their snapshots and RDS instances.
+// New accounts hold nothing (the default).
 type Existing struct {
 	Volumes     []ExistingVolume
-	DBInstances []string // identifiers
+	Snapshots   []ExistingSnapshot
+	DBInstances []string // identifiers of instances as DBs describes them, without tags
+	DBs         []ExistingDB
 	Records     []ExistingRecord
 }
 
@@ -21,6 +25,47 @@ type Existing struct {
 type ExistingVolume struct {
 	ID   string
 	Tags map[string]string
+	// Zone is its availability zone; "" stands for the region's first
+	// zone, where a stack without matrix:availabilityZone puts it.
+	Zone       string
+	SnapshotID string // what it was created from, "" for an empty volume
+	Size       int    // GiB; 0 stands for 20, the default data volume
+}
+
+// ExistingSnapshot is one EBS snapshot.
+type ExistingSnapshot struct {
+	ID, VolumeID string
+	Size         int    // GiB of the volume it copies
+	State        string // "" stands for completed
+	Tags         map[string]string
+}
+
+// ExistingDB is one RDS instance.
+type ExistingDB struct {
+	ID   string
+	Tags map[string]string
+	// BackupRetentionDays of automated backups; 0 stands for 7, the
+	// program's default. NoBackups makes it 0.
+	BackupRetentionDays int
+	NoBackups           bool
+}
+
+func (e Existing) dbs() []ExistingDB {
+	out := slices.Clone(e.DBs)
+	for _, id := range e.DBInstances {
+		out = append(out, ExistingDB{ID: id})
+	}
+	return out
+}
+
+func (d ExistingDB) retention() int {
+	switch {
+	case d.NoBackups:
+		return 0
+	case d.BackupRetentionDays == 0:
+		return 7
+	}
+	return d.BackupRetentionDays
 }
 
 // existing holds each Cloud's pre-existing resources (a Cloud is built by
@@ -60,21 +105,124 @@ func (c *Cloud) ebsVolumes(region string, args resource.PropertyMap) (resource.P
 }
 
 // dbInstances answers the rds getInstances data source for its
-// db-instance-id filter.
+// db-instance-id filter and its tags, each of which must match.
 func (c *Cloud) dbInstances(region string, args resource.PropertyMap) (resource.PropertyMap, error) {
 	ids, arns := []any{}, []any{}
-	for _, id := range c.existingResources().DBInstances {
+	for _, db := range c.existingResources().dbs() {
 		if matchesFilters(args, func(name string) (string, bool) {
 			if name == "db-instance-id" {
-				return id, true
+				return db.ID, true
 			}
 			return "", false
-		}) {
-			ids = append(ids, id)
-			arns = append(arns, fmt.Sprintf("arn:aws:rds:%s:%s:db:%s", region, Account, id))
+		}) && hasTags(args, db.Tags) {
+			ids = append(ids, db.ID)
+			arns = append(arns, fmt.Sprintf("arn:aws:rds:%s:%s:db:%s", region, Account, db.ID))
 		}
 	}
 	return resource.NewPropertyMapFromMap(props{"instanceIdentifiers": ids, "instanceArns": arns, "id": region}), nil
+}
+
+// hasTags says whether tags hold every pair of the invoke's tags argument.
+func hasTags(args resource.PropertyMap, tags map[string]string) bool {
+	want, ok := args["tags"]
+	if !ok || !want.IsObject() {
+		return true
+	}
+	for k, v := range want.ObjectValue() {
+		if got, has := tags[string(k)]; !has || got != v.StringValue() {
+			return false
+		}
+	}
+	return true
+}
+
+// dbInstance answers the rds getInstance data source (DescribeDBInstances
+// of one identifier): the instance, or DBInstanceNotFound.
+func (c *Cloud) dbInstance(region string, args resource.PropertyMap) (resource.PropertyMap, error) {
+	id := str(args, "dbInstanceIdentifier")
+	for _, db := range c.existingResources().dbs() {
+		if db.ID != id {
+			continue
+		}
+		host := fmt.Sprintf("%s.c%s.%s.rds.amazonaws.com", id, hexID(11, "db", id), region)
+		tags := props{}
+		for k, v := range db.Tags {
+			tags[k] = v
+		}
+		return resource.NewPropertyMapFromMap(props{
+			"tags": tags,
+			"id":   id, "dbInstanceIdentifier": id, "address": host, "endpoint": host + ":5432", "port": 5432,
+			"engine": "postgres", "backupRetentionPeriod": db.retention(), "masterUsername": "synapse",
+			"dbInstanceArn": fmt.Sprintf("arn:aws:rds:%s:%s:db:%s", region, Account, id),
+		}), nil
+	}
+	return nil, fmt.Errorf("mock: couldn't find resource (DBInstanceNotFound: DBInstance %s not found)", id)
+}
+
+// volume answers the ebs getVolume data source: exactly one volume matching
+// the filters, else the data source's errors.
+func (c *Cloud) volume(region string, args resource.PropertyMap) (resource.PropertyMap, error) {
+	var found []ExistingVolume
+	for _, v := range c.existingResources().Volumes {
+		if matchesFilters(args, func(name string) (string, bool) {
+			if key, ok := strings.CutPrefix(name, "tag:"); ok {
+				val, has := v.Tags[key]
+				return val, has
+			}
+			if name == "volume-id" {
+				return v.ID, true
+			}
+			return "", false
+		}) {
+			found = append(found, v)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return nil, fmt.Errorf("mock: Your query returned no results. Please change your search criteria and try again")
+	case len(found) > 1:
+		return nil, fmt.Errorf("mock: Your query returned more than one result. Please try a more specific search criteria, or set `most_recent` attribute to true")
+	}
+	v := found[0]
+	zone, size := v.Zone, v.Size
+	if zone == "" {
+		zone = region + "a"
+	}
+	if size == 0 {
+		size = 20
+	}
+	tags := props{}
+	for k, t := range v.Tags {
+		tags[k] = t
+	}
+	return resource.NewPropertyMapFromMap(props{
+		"id": v.ID, "volumeId": v.ID, "availabilityZone": zone, "snapshotId": v.SnapshotID, "size": size,
+		"encrypted": true, "volumeType": "gp3", "tags": tags, "arn": arnString("ec2", region, "volume/"+v.ID),
+	}), nil
+}
+
+// snapshot answers the ebs getSnapshot data source for snapshotIds.
+func (c *Cloud) snapshot(region string, args resource.PropertyMap) (resource.PropertyMap, error) {
+	var want []string
+	if ids, ok := args["snapshotIds"]; ok && ids.IsArray() {
+		for _, id := range ids.ArrayValue() {
+			want = append(want, id.StringValue())
+		}
+	}
+	for _, s := range c.existingResources().Snapshots {
+		if !slices.Contains(want, s.ID) {
+			continue
+		}
+		state := s.State
+		if state == "" {
+			state = "completed"
+		}
+		return resource.NewPropertyMapFromMap(props{
+			"id": s.ID, "snapshotId": s.ID, "volumeId": s.VolumeID, "volumeSize": s.Size, "state": state,
+			"encrypted": true, "ownerId": Account, "arn": arnString("ec2", region, "snapshot/"+s.ID),
+		}), nil
+	}
+	return nil, fmt.Errorf("mock: Your query returned no results. Please change your search criteria and try again")
 }
 
 // matchesFilters applies every filter of an invoke; an attribute the
@@ -166,6 +314,7 @@ func (c *Cloud) createHA(typ, name string, in resource.PropertyMap, region strin
 		if ident == "" {
 			ident = name + "-" + h(7)
 		}
+
 		host := fmt.Sprintf("%s.c%s.%s.rds.amazonaws.com", ident, h(11), region)
 		port := num(in, "port")
 		if port == 0 {
@@ -234,4 +383,78 @@ func hexNum(s string) uint64 {
 	var n uint64
 	fmt.Sscanf(s, "%x", &n)
 	return n
+}
+
+// checkDBInstance refuses an RDS instance as CreateDBInstance and
+// RestoreDBInstanceToPointInTime would (values unknown in a preview count
+// as given): a new instance needs its master user and password; a restore
+// names exactly one source, which must exist and keep backups, and exactly
+// one of a time or the latest restorable time, inside the source's backup
+// window, under an identifier of its own.
+func (c *Cloud) checkDBInstance(in resource.PropertyMap) error {
+	given := func(m resource.PropertyMap, k string) bool {
+		v, ok := m[resource.PropertyKey(k)]
+		return ok && !v.IsNull() && !(v.IsString() && v.StringValue() == "") && !(v.IsBool() && !v.BoolValue())
+	}
+	ident := str(in, "identifier")
+	pitr := in["restoreToPointInTime"]
+	if pitr.IsSecret() {
+		pitr = pitr.SecretValue().Element
+	}
+	if !pitr.IsObject() {
+		for _, k := range []string{"engine", "instanceClass", "username", "password"} {
+			if !given(in, k) {
+				return fmt.Errorf("mock: CreateDBInstance %s: InvalidParameterValue: %s is required", ident, k)
+			}
+		}
+		return nil
+	}
+	p := pitr.ObjectValue()
+	if src := str(p, "sourceDbInstanceIdentifier"); src != "" && src == ident {
+		return fmt.Errorf("mock: RestoreDBInstanceToPointInTime: DBInstanceAlreadyExists: %s is the source's own identifier", ident)
+	}
+	for _, db := range c.existingResources().dbs() {
+		if db.ID == ident {
+			return nil // restored before: an update reads it, nothing is restored again
+		}
+	}
+	var sources []string
+	for _, k := range []string{"sourceDbInstanceIdentifier", "sourceDbiResourceId", "sourceDbInstanceAutomatedBackupsArn"} {
+		if given(p, k) {
+			sources = append(sources, k)
+		}
+	}
+	if len(sources) != 1 {
+		return fmt.Errorf("mock: RestoreDBInstanceToPointInTime %s: InvalidParameterCombination: give exactly one source, not %v", ident, sources)
+	}
+	if given(p, "restoreTime") == given(p, "useLatestRestorableTime") {
+		return fmt.Errorf("mock: RestoreDBInstanceToPointInTime %s: InvalidParameterCombination: give exactly one of restoreTime and useLatestRestorableTime", ident)
+	}
+	if given(in, "snapshotIdentifier") || given(in, "replicateSourceDb") {
+		return fmt.Errorf("mock: RestoreDBInstanceToPointInTime %s: restoreToPointInTime conflicts with snapshotIdentifier and replicateSourceDb", ident)
+	}
+	src := str(p, "sourceDbInstanceIdentifier")
+	if src == "" {
+		return nil // by resource ID or backup ARN: retained backups, which the fake account does not hold
+	}
+	for _, db := range c.existingResources().dbs() {
+		if db.ID != src {
+			continue
+		}
+		if db.retention() == 0 {
+			return fmt.Errorf("mock: RestoreDBInstanceToPointInTime %s: InvalidDBInstanceState: %s has no automated backups", ident, src)
+		}
+		if t := str(p, "restoreTime"); t != "" {
+			at, err := time.Parse(time.RFC3339, t)
+			now := time.Now()
+			switch {
+			case err != nil:
+				return fmt.Errorf("mock: RestoreDBInstanceToPointInTime %s: InvalidParameterValue: restoreTime %q: %v", ident, t, err)
+			case at.After(now) || at.Before(now.Add(-time.Duration(db.retention())*24*time.Hour)):
+				return fmt.Errorf("mock: RestoreDBInstanceToPointInTime %s: InvalidRestoreFault: %s is outside the restorable window of %s", ident, t, src)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("mock: RestoreDBInstanceToPointInTime %s: DBInstanceNotFound: %s", ident, src)
 }

@@ -34,6 +34,9 @@ type Cloud struct {
 	// suffixes such as "a", "b". Types missing here are offered in every
 	// zone if the fake EC2 has them at all (instanceTypes).
 	Offerings map[string][]string
+	// Impaired are availability zones AWS reports as impaired (as during
+	// a zone's outage): not "available" to a state filter.
+	Impaired []string
 	// Generation makes the resources of the given logical names come back
 	// with new IDs, as after a replacement.
 	Generation map[string]int
@@ -115,6 +118,9 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if err := checkMail(args.TypeToken, c.inputs(args)); err != nil {
 		return "", nil, err
 	}
+	if err := c.check(args); err != nil {
+		return "", nil, err
+	}
 	id, computed := c.create(args)
 	state := args.Inputs.Copy()
 	for k, v := range computed {
@@ -159,6 +165,21 @@ func (c *Cloud) inputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 		return inputsWithUnknowns(rpc.GetObject(), args.Inputs)
 	}
 	return args.Inputs
+}
+
+// check refuses a resource whose inputs AWS would refuse.
+func (c *Cloud) check(args pulumi.MockResourceArgs) error {
+	in := c.inputs(args)
+	region := c.region(args.Provider)
+	switch args.TypeToken {
+	case "aws:rds/instance:Instance":
+		return c.checkDBInstance(in)
+	case "aws:ebs/volume:Volume":
+		return c.checkVolume(region, in)
+	case "aws:ec2/volumeAttachment:VolumeAttachment":
+		return c.checkAttachment(in)
+	}
+	return nil
 }
 
 func (c *Cloud) record(args pulumi.MockResourceArgs, id string, state resource.PropertyMap) {

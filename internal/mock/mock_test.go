@@ -156,3 +156,44 @@ func TestImageByID(t *testing.T) {
 		t.Errorf("latest image by ID: %v %v", out, err)
 	}
 }
+
+// TestRDSRestoreInputs: the fake RDS refuses what CreateDBInstance and
+// RestoreDBInstanceToPointInTime refuse.
+func TestRDSRestoreInputs(t *testing.T) {
+	c := New(nil)
+	c.SetExisting(Existing{DBs: []ExistingDB{{ID: "matrix-prod"}, {ID: "matrix-nobackups", NoBackups: true}}})
+	obj := func(kv ...any) resource.PropertyValue {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return resource.NewObjectProperty(resource.NewPropertyMapFromMap(m))
+	}
+	base := func(pitr resource.PropertyValue, ident string) resource.PropertyMap {
+		in := resource.NewPropertyMapFromMap(map[string]any{"identifier": ident, "engine": "postgres", "instanceClass": "db.t4g.micro"})
+		if !pitr.IsNull() {
+			in["restoreToPointInTime"] = pitr
+		}
+		return in
+	}
+	for _, tc := range []struct {
+		name string
+		in   resource.PropertyMap
+		ok   bool
+	}{
+		{"create without password", base(resource.NewNullProperty(), "matrix-x"), false},
+		{"restore by identifier", base(obj("sourceDbInstanceIdentifier", "matrix-prod", "useLatestRestorableTime", true), "matrix-prod-pitr-1"), true},
+		{"restore onto the source", base(obj("sourceDbInstanceIdentifier", "matrix-prod", "useLatestRestorableTime", true), "matrix-prod"), false},
+		{"restore of a missing source", base(obj("sourceDbInstanceIdentifier", "matrix-gone", "useLatestRestorableTime", true), "matrix-x"), false},
+		{"restore without backups", base(obj("sourceDbInstanceIdentifier", "matrix-nobackups", "useLatestRestorableTime", true), "matrix-x"), false},
+		{"two sources", base(obj("sourceDbInstanceIdentifier", "matrix-prod", "sourceDbiResourceId", "db-ABC", "useLatestRestorableTime", true), "matrix-x"), false},
+		{"no time", base(obj("sourceDbInstanceIdentifier", "matrix-prod"), "matrix-x"), false},
+		{"time and latest", base(obj("sourceDbInstanceIdentifier", "matrix-prod", "restoreTime", "2020-01-01T00:00:00Z", "useLatestRestorableTime", true), "matrix-x"), false},
+		{"time outside the window", base(obj("sourceDbInstanceIdentifier", "matrix-prod", "restoreTime", "2020-01-01T00:00:00Z"), "matrix-x"), false},
+	} {
+		_, _, err := c.NewResource(pulumi.MockResourceArgs{TypeToken: "aws:rds/instance:Instance", Name: "db", Inputs: tc.in, Custom: true})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: error %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}

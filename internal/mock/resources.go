@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -188,4 +189,40 @@ func alnum(seed string, n int) string {
 		}
 	}
 	return b.String()
+}
+
+// checkVolume refuses a volume as CreateVolume would: in a zone the
+// region does not have, from a snapshot the account does not hold, or
+// smaller than its snapshot.
+func (c *Cloud) checkVolume(region string, in resource.PropertyMap) error {
+	zone := str(in, "availabilityZone")
+	if names, _ := zonesOf(region); zone != "" && !slices.Contains(names, zone) {
+		return fmt.Errorf("mock: CreateVolume: InvalidParameterValue: invalid availability zone %s in %s", zone, region)
+	}
+	snap := str(in, "snapshotId")
+	if snap == "" {
+		return nil
+	}
+	for _, s := range c.existingResources().Snapshots {
+		if s.ID == snap {
+			if size := num(in, "size"); size != 0 && size < s.Size {
+				return fmt.Errorf("mock: CreateVolume: InvalidParameterValue: volume size %d GiB is smaller than snapshot %s (%d GiB)", size, snap, s.Size)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("mock: CreateVolume: InvalidSnapshot.NotFound: the snapshot '%s' does not exist", snap)
+}
+
+// checkAttachment refuses to attach a volume to an instance in another
+// zone, as AttachVolume does. Unknown IDs (a preview) pass.
+func (c *Cloud) checkAttachment(in resource.PropertyMap) error {
+	vol, inst := c.lookup(str(in, "volumeId")), c.lookup(str(in, "instanceId"))
+	if vol == nil || inst == nil {
+		return nil
+	}
+	if vz, iz := str(vol, "availabilityZone"), str(inst, "availabilityZone"); vz != iz {
+		return fmt.Errorf("mock: AttachVolume: InvalidVolume.ZoneMismatch: the volume %s is in %s, the instance %s in %s", str(in, "volumeId"), vz, str(in, "instanceId"), iz)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ package policy
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/matrix-on-aws/homeserver/internal/stackfile"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
 )
@@ -33,6 +36,9 @@ var invokeActions = map[string][]string{
 	"aws:ec2/getAmi:getAmi":                                     {"ec2:DescribeImages"},
 	"aws:ebs/getEbsVolumes:getEbsVolumes":                       {"ec2:DescribeVolumes"},
 	"aws:rds/getInstances:getInstances":                         {"rds:DescribeDBInstances"},
+	"aws:rds/getInstance:getInstance":                           {"rds:DescribeDBInstances"},
+	"aws:ebs/getVolume:getVolume":                               {"ec2:DescribeVolumes"},
+	"aws:ebs/getSnapshot:getSnapshot":                           {"ec2:DescribeSnapshots"},
 	// The aws_route53_zone data source finds a zone by name by listing the
 	// hosted zones, reads it (name servers) and its tags.
 	// The aws_route53_records data source lists the zone's record sets
@@ -146,6 +152,49 @@ func committedRuns(t *testing.T) []run {
 			}
 			runs = append(runs, r)
 		}
+		runs = append(runs, recoveryRuns(t, stack, cfg)...)
+	}
+	return runs
+}
+
+// recoveryRuns run a committed stack as it is once deployed and being
+// recovered, which makes the look-ups a new stack does not: the data
+// volume's zone and snapshot, the snapshot to move from
+// (matrix:dataVolumeSnapshotId), the database to restore from
+// (matrix:dbRestore).
+func recoveryRuns(t *testing.T, stack string, cfg stackfile.Config) []run {
+	t.Helper()
+	const snap = "snap-0123456789abcdef0"
+	values := maps.Clone(cfg.Values)
+	tag := map[string]string{"matrix-snapshots": "matrix-" + stack}
+	e := mock.Existing{
+		Volumes:   []mock.ExistingVolume{{ID: "vol-0123456789abcdef0", Tags: tag, SnapshotID: snap, Size: 1}},
+		Snapshots: []mock.ExistingSnapshot{{ID: snap, VolumeID: "vol-0123456789abcdef0", Size: 1, Tags: tag}},
+	}
+	if values["matrix:topology"] == "ha" {
+		id := infra.DBIdentifier("matrix", stack)
+		e = mock.Existing{DBs: []mock.ExistingDB{{ID: id, Tags: map[string]string{"Name": id + "-db"}}}}
+		values["matrix:dbRestore"] = `{"time":"latest"}`
+		values["matrix:protect"] = "false" // a restore replaces the database
+	} else {
+		values["matrix:dataVolumeSnapshotId"] = snap
+	}
+	var runs []run
+	for _, preview := range []bool{true, false} {
+		c := mock.New(synth.DefaultZones(infra.Config{Domain: values["matrix:domain"]}))
+		c.SetExisting(e)
+		res, err := synth.Run(synth.Options{
+			Project: "matrix", Stack: stack, Config: values,
+			SecretKeys: cfg.SecretKeys, SecretPaths: cfg.SecretPaths, DryRun: preview, Cloud: c,
+		})
+		if err != nil {
+			t.Fatalf("%s recovering (preview %v): %v", stack, preview, err)
+		}
+		r := run{stack: stack + " (recovering)", preview: preview, tokens: uniq(res.Cloud.Calls())}
+		for _, d := range res.Cloud.Resources() {
+			r.types = append(r.types, d.Type)
+		}
+		runs = append(runs, r)
 	}
 	return runs
 }

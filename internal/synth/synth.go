@@ -33,6 +33,30 @@ func DefaultZones(cfg infra.Config) map[string]string {
 	return map[string]string{cfg.Domain: id}
 }
 
+// NamedByConfig is what a stack's configuration says its account holds:
+// the snapshot matrix:dataVolumeSnapshotId names, and the database a
+// matrix:dbRestore made. The offline tools (synth, cost, validate) render
+// a stack with them, as it is once deployed; without them the program
+// refuses a snapshot or a restore source the account lacks.
+func NamedByConfig(cfg infra.Config, project, stack string) mock.Existing {
+	var e mock.Existing
+	if cfg.DataVolumeSnapshotID != "" {
+		e.Snapshots = append(e.Snapshots, mock.ExistingSnapshot{ID: cfg.DataVolumeSnapshotID, Size: cfg.DataVolumeGiB})
+	}
+	if r := cfg.DBRestore; r != nil {
+		base := infra.DBIdentifier(project, stack)
+		source := r.Source
+		if source == "" {
+			source = base
+		}
+		e.DBs = append(e.DBs, mock.ExistingDB{
+			ID:   infra.RestoredIdentifier(base, *r, source),
+			Tags: map[string]string{"Name": project + "-" + stack + "-db"},
+		})
+	}
+	return e
+}
+
 // Options say which stack to render and how.
 type Options struct {
 	Project    string
@@ -72,6 +96,7 @@ func Run(opts Options) (*Result, error) {
 	cloud := opts.Cloud
 	if cloud == nil {
 		cloud = mock.New(DefaultZones(cfg))
+		cloud.SetExisting(NamedByConfig(cfg, opts.Project, opts.Stack))
 	}
 	cloud.DryRun = opts.DryRun
 	res := &Result{Cloud: cloud, Outputs: map[string]Output{}}
