@@ -12,6 +12,7 @@ func base() map[string]string {
 	return map[string]string{
 		"aws:region":             "eu-central-1",
 		"matrix:domain":          "example.org",
+		"matrix:access":          "ssh",
 		"matrix:sshAllowedCidrs": `["203.0.113.7/32"]`,
 	}
 }
@@ -55,6 +56,7 @@ func TestDefaults(t *testing.T) {
 		Registration: RegistrationClosed, DNSTTL: 300,
 		VPCCIDR:   netip.MustParsePrefix("10.42.0.0/16"),
 		Provision: true, AdminUser: "admin", Verify: true,
+		Access:   AccessSSH,
 		Topology: TopologySingle, DBInstanceClass: "db.t4g.micro", DBAllocatedGiB: 20, DBBackupRetentionDays: 7,
 		PlaybookVars: PlaybookVars{Values: map[string]any{}, Secret: map[string]bool{}},
 		ServedHosts:  []ServedHost{{Service: "element", Host: "element.example.org"}},
@@ -166,9 +168,9 @@ func TestRejections(t *testing.T) {
 		{"vars hostname not evaluated", with("matrix:playbookVars", `{"matrix_bridge_mautrix_wsproxy_enabled":true}`), "matrix:playbookVars.matrix_bridge_mautrix_wsproxy_hostname: the pinned upstream builds it from variables the program does not evaluate; set it explicitly (a name under example.org) so the program can publish its DNS record"},
 		{"vars hostname jinja", with("matrix:playbookVars", `{"ntfy_enabled":true,"ntfy_hostname":"push.{{ matrix_domain }}"}`), `matrix:playbookVars.ntfy_hostname: "push.{{ matrix_domain }}": give the hostname itself, without Jinja, so the program can publish its DNS record`},
 		{"vars hostname taken", with("matrix:playbookVars", `{"ntfy_enabled":true,"matrix_server_fqn_ntfy":"element.example.org"}`), `matrix:playbookVars.matrix_server_fqn_ntfy: "element.example.org" is also the hostname of element; give each service its own name`},
-		{"ha too many names", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:playbookVars", `{"ntfy_enabled":true,"cinny_enabled":true,"hydrogen_enabled":true,"sable_enabled":true,"etherpad_enabled":true,"matrix_client_schildichat_enabled":true,"matrix_client_fluffychat_enabled":true,"matrix_rageshake_enabled":true}`),
+		{"ha too many names", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:playbookVars", `{"ntfy_enabled":true,"cinny_enabled":true,"hydrogen_enabled":true,"sable_enabled":true,"etherpad_enabled":true,"matrix_client_schildichat_enabled":true,"matrix_client_fluffychat_enabled":true,"matrix_rageshake_enabled":true}`),
 			"matrix:playbookVars: the services it enables need 11 names on the load balancer's certificate (matrix.example.org, example.org, cinny.example.org, element.example.org, etherpad.example.org, fluffychat.example.org, hydrogen.example.org, ntfy.example.org, rageshake.example.org, sable.example.org, schildichat.example.org), and ACM issues at most 10 per certificate by default; switch some of them off, or run them in the single topology"},
-		{"ha jitsi", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:playbookVars", `{"jitsi_enabled":true}`), "matrix:playbookVars.jitsi_enabled: cannot run in the ha topology: it needs 10000/udp, and an Application Load Balancer carries no UDP; set it false, or use matrix:topology single"},
+		{"ha jitsi", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:playbookVars", `{"jitsi_enabled":true}`), "matrix:playbookVars.jitsi_enabled: cannot run in the ha topology: it needs 10000/udp, and an Application Load Balancer carries no UDP; set it false, or use matrix:topology single"},
 		{"ttl", with("matrix:dnsTtl", "5"), "matrix:dnsTtl: 5 is out of range; use 30 to 172800 seconds"},
 		{"ttl huge", with("matrix:dnsTtl", "99999999999999999999"), "matrix:dnsTtl: 99999999999999999999 is out of range; use 30 to 172800 seconds"},
 		{"ttl hugely negative", with("matrix:dnsTtl", "-99999999999999999999"), "matrix:dnsTtl: -99999999999999999999 is out of range; use 30 to 172800 seconds"},
@@ -185,9 +187,15 @@ func TestRejections(t *testing.T) {
 		{"db backups off", with("matrix:dbBackupRetentionDays", "0"), "matrix:dbBackupRetentionDays: 0 is out of range; RDS keeps automated backups 1 to 35 days (0 would turn them off)"},
 		{"db multi-az", with("matrix:dbMultiAz", "maybe"), `matrix:dbMultiAz: "maybe" is not a boolean; use true or false`},
 		{"allow change", with("matrix:allowTopologyChange", "yes"), `matrix:allowTopologyChange: "yes" is not a boolean; use true or false`},
-		{"ha turn", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:turn", "true"), "matrix:turn: TURN cannot run in the ha topology: an Application Load Balancer carries no UDP; set matrix:turn false, or use matrix:topology single"},
-		{"ha ssh", with("matrix:topology", "ha"), "matrix:sshAllowedCidrs: must be empty in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:sshAllowedCidrs)"},
-		{"ha ssh key", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:sshPublicKey", edKey), "matrix:sshPublicKey: is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:sshPublicKey)"},
+		{"ha turn", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:turn", "true"), "matrix:turn: TURN cannot run in the ha topology: an Application Load Balancer carries no UDP; set matrix:turn false, or use matrix:topology single"},
+		{"ha access ssh", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]"), "matrix:access: ssh is not available in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:access)"},
+		{"access", with("matrix:access", "telnet"), `matrix:access: "telnet" is not an access mode; use ssm (default: SSH through AWS Systems Manager, no port 22) or ssh (port 22 from matrix:sshAllowedCidrs)`},
+		{"ssm with cidrs", with("matrix:access", "ssm"), "matrix:sshAllowedCidrs: is set, but matrix:access is ssm, which opens no port 22 (Ansible reaches the host through AWS Systems Manager); remove it (pulumi config rm matrix:sshAllowedCidrs), or keep SSH on port 22 with pulumi config set matrix:access ssh"},
+		{"default ssm with cidrs", with("matrix:access", "<unset>"), "matrix:sshAllowedCidrs: is set, but matrix:access is ssm, which opens no port 22 (Ansible reaches the host through AWS Systems Manager); remove it (pulumi config rm matrix:sshAllowedCidrs), or keep SSH on port 22 with pulumi config set matrix:access ssh"},
+		{"ssm from anywhere", with("matrix:access", "<unset>", "matrix:sshAllowedCidrs", "<unset>", "matrix:allowSshFromAnywhere", "true"), "matrix:allowSshFromAnywhere: is true, but matrix:access is ssm, which opens no port 22; remove it (pulumi config rm matrix:allowSshFromAnywhere), or use pulumi config set matrix:access ssh"},
+		{"ha from anywhere", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "<unset>", "matrix:allowSshFromAnywhere", "true"), "matrix:allowSshFromAnywhere: is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:allowSshFromAnywhere)"},
+		{"ha ssh", with("matrix:topology", "ha", "matrix:access", "<unset>"), "matrix:sshAllowedCidrs: must be empty in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:sshAllowedCidrs)"},
+		{"ha ssh key", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:sshPublicKey", edKey), "matrix:sshPublicKey: is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:sshPublicKey)"},
 		{"typo", with("matrix:sshAllowedCidr", `["203.0.113.7/32"]`), "matrix:sshAllowedCidr: unknown key; did you mean matrix:sshAllowedCidrs? (pulumi config rm matrix:sshAllowedCidr, then set matrix:sshAllowedCidrs)"},
 		{"typo case", with("matrix:dnsTTL", "60"), "matrix:dnsTTL: unknown key; did you mean matrix:dnsTtl? (pulumi config rm matrix:dnsTTL, then set matrix:dnsTtl)"},
 		{"unknown", with("matrix:kubernetesVersion", "1.30"), "matrix:kubernetesVersion: unknown key; the known keys are listed in Pulumi.yaml and the README (remove it with pulumi config rm matrix:kubernetesVersion)"},
@@ -217,7 +225,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 		t.Errorf("keys = %q, want %q", keys, want)
 	}
 	_, err := ParseConfig(map[string]string{"matrix:domain": "matrix.example.org"})
-	if msg := err.Error(); !strings.HasPrefix(msg, "invalid stack configuration") || strings.Count(msg, "\n  - ") != 3 {
+	if msg := err.Error(); !strings.HasPrefix(msg, "invalid stack configuration") || strings.Count(msg, "\n  - ") != 2 {
 		t.Errorf("error text lists problems one per line:\n%s", msg)
 	}
 }
@@ -302,7 +310,7 @@ const (
 )
 
 func TestHAConfig(t *testing.T) {
-	cfg, err := ParseConfig(with("matrix:topology", "HA", "matrix:sshAllowedCidrs", "[]", "matrix:dbMultiAz", "true",
+	cfg, err := ParseConfig(with("matrix:topology", "HA", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:dbMultiAz", "true",
 		"matrix:dbInstanceClass", "db.m7g.large", "matrix:dbAllocatedGiB", "100", "matrix:dbBackupRetentionDays", "35"))
 	if err != nil {
 		t.Fatal(err)
@@ -310,9 +318,27 @@ func TestHAConfig(t *testing.T) {
 	if cfg.Topology != TopologyHA || !cfg.DBMultiAZ || cfg.DBInstanceClass != "db.m7g.large" || cfg.DBAllocatedGiB != 100 || cfg.DBBackupRetentionDays != 35 || len(cfg.SSHAllowedCIDRs) != 0 {
 		t.Errorf("ha config: %+v", cfg)
 	}
-	// Single still requires SSH sources.
+	if cfg.Access != AccessSSM {
+		t.Errorf("ha access %q, want ssm", cfg.Access)
+	}
+	// Single with ssh still requires SSH sources.
 	if ps := problemsOf(t, with("matrix:sshAllowedCidrs", "[]")); len(ps) != 1 || ps[0].Key != "matrix:sshAllowedCidrs" {
 		t.Errorf("single with no SSH sources: %v", ps)
+	}
+}
+
+// TestSSMIsTheDefault: a stack that says nothing about access reaches its
+// host through Systems Manager and needs no SSH source address.
+func TestSSMIsTheDefault(t *testing.T) {
+	cfg, err := ParseConfig(with("matrix:access", "<unset>", "matrix:sshAllowedCidrs", "<unset>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Access != AccessSSM || len(cfg.SSHAllowedCIDRs) != 0 {
+		t.Errorf("default access %q with SSH sources %v, want ssm and none", cfg.Access, cfg.SSHAllowedCIDRs)
+	}
+	if ps := problemsOf(t, with("matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]")); len(ps) != 0 {
+		t.Errorf("ssm with an empty sshAllowedCidrs: %v", ps)
 	}
 }
 
