@@ -30,6 +30,18 @@ const (
 	PinFile = "upstream.env"
 	// Wrapper is the name of the script inside Dir that runs a playbook.
 	Wrapper = "run-playbook"
+
+	// FirstContactFlag makes the wrapper run the script on its stdin on
+	// the host instead of a playbook (matrix:access ssm), printing the
+	// host key the script prints.
+	FirstContactFlag = "--first-contact"
+)
+
+// Connection modes of the wrapper (EnvConnection).
+const (
+	ConnectionSSH   = "ssh"
+	ConnectionSSM   = "ssm"
+	ConnectionLocal = "local"
 )
 
 // Environment variables read by the wrapper. Everything it needs comes
@@ -42,7 +54,10 @@ const (
 	EnvSSHKnownHosts     = "MATRIX_SSH_KNOWN_HOSTS"    // known_hosts line(s) of the host
 	EnvExtraVars         = "MATRIX_EXTRA_VARS"         // YAML for --extra-vars @file (with --extra-vars-env)
 	EnvRedact            = "MATRIX_REDACT"             // secret values, one per line, masked in the output
-	EnvConnection        = "MATRIX_CONNECTION"         // optional: "local" for a host configuring itself
+	EnvConnection        = "MATRIX_CONNECTION"         // optional: "ssm" through Session Manager, "local" for a host configuring itself
+	EnvSSMTarget         = "MATRIX_SSM_TARGET"         // with ssm: the instance ID
+	EnvSSMRegion         = "MATRIX_SSM_REGION"         // with ssm: its region
+	EnvSSHUser           = "MATRIX_SSH_USER"           // with --first-contact: the login user
 	EnvPinFile           = "MATRIX_PIN_FILE"           // optional: another pin file
 	EnvCacheDir          = "MATRIX_CACHE_DIR"          // optional: where the upstream checkout is kept
 )

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -77,6 +78,12 @@ type rig struct {
 	// The run starts sudo on this machine (ansible_connection=local with
 	// become): strace must then run as root, see tracedCommandAsRoot.
 	localSudo bool
+	// stdin is the wrapper's standard input (--first-contact reads its
+	// script there); empty: none.
+	stdin string
+	// allowEnv matches more variables ansible may be started with than
+	// wrapperEnv (the AWS_* ones of the ssm connection).
+	allowEnv *regexp.Regexp
 }
 
 func newRig(t *testing.T) *rig {
@@ -190,7 +197,8 @@ func (r *rig) varsYAML(t *testing.T) string {
 // result is what one run of the wrapper did.
 type result struct {
 	code       int
-	output     string
+	output     string // stdout and stderr
+	stdout     string
 	leaks      []string // programs started with a secret in their arguments or environment
 	foreignEnv []string // variables ansible was started with that the wrapper does not set
 	sawRun     bool     // ansible-playbook was started
@@ -257,9 +265,14 @@ func (r *rig) runDuring(t *testing.T, env map[string]string, during func(pid int
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 	}
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
+	// stdout and stderr come through two pipes, copied concurrently.
+	var out, stdout bytes.Buffer
+	combined := &lockedWriter{w: &out}
+	cmd.Stdout = io.MultiWriter(combined, &stdout)
+	cmd.Stderr = combined
+	if r.stdin != "" {
+		cmd.Stdin = strings.NewReader(r.stdin)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", wrapper, err)
 	}
@@ -294,7 +307,7 @@ func (r *rig) runDuring(t *testing.T, env map[string]string, during func(pid int
 	close(stop)
 	wg.Wait()
 
-	res.output = out.String()
+	res.output, res.stdout = out.String(), stdout.String()
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
@@ -316,6 +329,18 @@ func (r *rig) runDuring(t *testing.T, env map[string]string, during func(pid int
 	r.inspect(&res, wrapper, calls)
 	t.Logf("run-playbook %s -> %d (%d programs started)\n%s", strings.Join(args, " "), res.code, len(calls), res.output)
 	return res
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // traceDir holds the strace records of the runs. They hold the secrets (the
@@ -371,7 +396,7 @@ func (r *rig) inspect(res *result, wrapper string, calls []execCall) {
 		if base := filepath.Base(c.path); filepath.Dir(c.path) == shims && (base == "ansible-playbook" || base == "ansible-galaxy") {
 			for _, kv := range c.env {
 				name, _, _ := strings.Cut(kv, "=")
-				if !wrapperEnv.MatchString(name) {
+				if !wrapperEnv.MatchString(name) && (r.allowEnv == nil || !r.allowEnv.MatchString(name)) {
 					res.foreignEnv = append(res.foreignEnv, fmt.Sprintf("%s: %s", filepath.Base(c.path), name))
 				}
 			}

@@ -58,11 +58,26 @@ const (
 	TopologyHA     Topology = "ha"
 )
 
+// Access is how Ansible and operators reach a single host.
+type Access string
+
+const (
+	// AccessSSM runs SSH inside an AWS Systems Manager Session Manager
+	// session (document AWS-StartSSHSession) to the instance ID: the host
+	// opens no inbound port at all, and AWS, not the network path, decides
+	// which instance answers.
+	AccessSSM Access = "ssm"
+	// AccessSSH connects to 22/tcp of the Elastic IP, open to
+	// matrix:sshAllowedCidrs only.
+	AccessSSH Access = "ssh"
+)
+
 // Config is the validated configuration of one stack.
 type Config struct {
 	Region                string
 	Domain                string
 	HostedZoneID          string
+	Access                Access
 	SSHAllowedCIDRs       []netip.Prefix
 	AllowSSHFromAnywhere  bool
 	SSHPublicKey          string
@@ -184,6 +199,7 @@ func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
 		Region:                r.region(),
 		Domain:                r.domain(),
 		HostedZoneID:          r.hostedZoneID(),
+		Access:                r.access(),
 		AllowSSHFromAnywhere:  r.boolean("allowSshFromAnywhere"),
 		SSHPublicKey:          r.sshPublicKey(),
 		AMIID:                 r.amiID(),
@@ -214,9 +230,12 @@ func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
 	c.AvailabilityZone = r.availabilityZone(c.Region)
 	c.DBRestore = r.dbRestore(c.Topology, time.Now())
 	c.InstanceType, c.Arch = r.instanceType()
-	if c.Topology == TopologyHA {
+	switch {
+	case c.Topology == TopologyHA:
 		r.haOnlyChecks(c)
-	} else {
+	case c.Access == AccessSSM:
+		r.ssmOnlyChecks(c)
+	case c.Access == AccessSSH:
 		c.SSHAllowedCIDRs = r.sshCIDRs(c.AllowSSHFromAnywhere, c.IPv6)
 	}
 	c.PlaybookVars = r.playbookVars(facts, secretKeys, c.Email)
@@ -605,6 +624,29 @@ func (r *reader) dbInstanceClass() string {
 	return v
 }
 
+func (r *reader) access() Access {
+	v, _ := r.value("access")
+	switch a := Access(strings.ToLower(strings.TrimSpace(v))); a {
+	case AccessSSM, AccessSSH:
+		return a
+	}
+	r.add("access", "%q is not an access mode; use ssm (default: SSH through AWS Systems Manager, no port 22) or ssh (port 22 from matrix:sshAllowedCidrs)", v)
+	return ""
+}
+
+// ssmOnlyChecks refuses the SSH firewall settings when the host opens no
+// port 22. Ignoring them would be quieter, but an operator who lists an
+// address there expects port 22 to be open to it: a stack written before
+// matrix:access existed says ssh that way, and must choose.
+func (r *reader) ssmOnlyChecks(c Config) {
+	if items, ok := r.list("sshAllowedCidrs", "[]"); ok && len(items) > 0 {
+		r.add("sshAllowedCidrs", "is set, but matrix:access is ssm, which opens no port 22 (Ansible reaches the host through AWS Systems Manager); remove it (pulumi config rm matrix:sshAllowedCidrs), or keep SSH on port 22 with pulumi config set matrix:access ssh")
+	}
+	if c.AllowSSHFromAnywhere {
+		r.add("allowSshFromAnywhere", "is true, but matrix:access is ssm, which opens no port 22; remove it (pulumi config rm matrix:allowSshFromAnywhere), or use pulumi config set matrix:access ssh")
+	}
+}
+
 // haOnlyChecks rejects what the ha topology cannot honour: its hosts have
 // no SSH (they are reached through SSM) and its load balancer carries no
 // UDP, so no TURN and no LiveKit media.
@@ -626,6 +668,12 @@ func (r *reader) haOnlyChecks(c Config) {
 	}
 	if c.DataVolumeSnapshotID != "" {
 		r.add("dataVolumeSnapshotId", "is not used in the ha topology: it has no data volume (PostgreSQL is on RDS, media on S3; see docs/runbook-ha-restore.md); remove it (pulumi config rm matrix:dataVolumeSnapshotId)")
+	}
+	if c.AllowSSHFromAnywhere {
+		r.add("allowSshFromAnywhere", "is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:allowSshFromAnywhere)")
+	}
+	if c.Access == AccessSSH {
+		r.add("access", "ssh is not available in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:access)")
 	}
 	if strings.TrimSpace(r.raw[qualified("sshPublicKey")]) != "" {
 		r.add("sshPublicKey", "is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:sshPublicKey)")

@@ -122,6 +122,7 @@ func rawConfig(t *testing.T, cfg Config) map[string]string {
 		"aws:region":                   cfg.Region,
 		"matrix:domain":                cfg.Domain,
 		"matrix:hostedZoneId":          cfg.HostedZoneID,
+		"matrix:access":                string(cfg.Access),
 		"matrix:sshAllowedCidrs":       string(list),
 		"matrix:allowSshFromAnywhere":  b(cfg.AllowSSHFromAnywhere),
 		"matrix:sshPublicKey":          cfg.SSHPublicKey,

@@ -12,6 +12,7 @@ func base() map[string]string {
 	return map[string]string{
 		"aws:region":             "eu-central-1",
 		"matrix:domain":          "example.org",
+		"matrix:access":          "ssh",
 		"matrix:sshAllowedCidrs": `["203.0.113.7/32"]`,
 	}
 }
@@ -55,6 +56,7 @@ func TestDefaults(t *testing.T) {
 		Registration: RegistrationClosed, DNSTTL: 300,
 		VPCCIDR:   netip.MustParsePrefix("10.42.0.0/16"),
 		Provision: true, AdminUser: "admin", Verify: true,
+		Access:   AccessSSH,
 		Topology: TopologySingle, DBInstanceClass: "db.t4g.micro", DBAllocatedGiB: 20, DBBackupRetentionDays: 7,
 		Email:        EmailNone,
 		PlaybookVars: PlaybookVars{Values: map[string]any{}, Secret: map[string]bool{}},
@@ -167,9 +169,9 @@ func TestRejections(t *testing.T) {
 		{"vars hostname not evaluated", with("matrix:playbookVars", `{"matrix_bridge_mautrix_wsproxy_enabled":true}`), "matrix:playbookVars.matrix_bridge_mautrix_wsproxy_hostname: the pinned upstream builds it from variables the program does not evaluate; set it explicitly (a name under example.org) so the program can publish its DNS record"},
 		{"vars hostname jinja", with("matrix:playbookVars", `{"ntfy_enabled":true,"ntfy_hostname":"push.{{ matrix_domain }}"}`), `matrix:playbookVars.ntfy_hostname: "push.{{ matrix_domain }}": give the hostname itself, without Jinja, so the program can publish its DNS record`},
 		{"vars hostname taken", with("matrix:playbookVars", `{"ntfy_enabled":true,"matrix_server_fqn_ntfy":"element.example.org"}`), `matrix:playbookVars.matrix_server_fqn_ntfy: "element.example.org" is also the hostname of element; give each service its own name`},
-		{"ha too many names", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:playbookVars", `{"ntfy_enabled":true,"cinny_enabled":true,"hydrogen_enabled":true,"sable_enabled":true,"etherpad_enabled":true,"matrix_client_schildichat_enabled":true,"matrix_client_fluffychat_enabled":true,"matrix_rageshake_enabled":true}`),
+		{"ha too many names", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:playbookVars", `{"ntfy_enabled":true,"cinny_enabled":true,"hydrogen_enabled":true,"sable_enabled":true,"etherpad_enabled":true,"matrix_client_schildichat_enabled":true,"matrix_client_fluffychat_enabled":true,"matrix_rageshake_enabled":true}`),
 			"matrix:playbookVars: the services it enables need 11 names on the load balancer's certificate (matrix.example.org, example.org, cinny.example.org, element.example.org, etherpad.example.org, fluffychat.example.org, hydrogen.example.org, ntfy.example.org, rageshake.example.org, sable.example.org, schildichat.example.org), and ACM issues at most 10 per certificate by default; switch some of them off, or run them in the single topology"},
-		{"ha jitsi", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:playbookVars", `{"jitsi_enabled":true}`), "matrix:playbookVars.jitsi_enabled: cannot run in the ha topology: it needs 10000/udp, and an Application Load Balancer carries no UDP; set it false, or use matrix:topology single"},
+		{"ha jitsi", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:playbookVars", `{"jitsi_enabled":true}`), "matrix:playbookVars.jitsi_enabled: cannot run in the ha topology: it needs 10000/udp, and an Application Load Balancer carries no UDP; set it false, or use matrix:topology single"},
 		{"ttl", with("matrix:dnsTtl", "5"), "matrix:dnsTtl: 5 is out of range; use 30 to 172800 seconds"},
 		{"ttl huge", with("matrix:dnsTtl", "99999999999999999999"), "matrix:dnsTtl: 99999999999999999999 is out of range; use 30 to 172800 seconds"},
 		{"ttl hugely negative", with("matrix:dnsTtl", "-99999999999999999999"), "matrix:dnsTtl: -99999999999999999999 is out of range; use 30 to 172800 seconds"},
@@ -186,13 +188,19 @@ func TestRejections(t *testing.T) {
 		{"db backups off", with("matrix:dbBackupRetentionDays", "0"), "matrix:dbBackupRetentionDays: 0 is out of range; RDS keeps automated backups 1 to 35 days (0 would turn them off)"},
 		{"db multi-az", with("matrix:dbMultiAz", "maybe"), `matrix:dbMultiAz: "maybe" is not a boolean; use true or false`},
 		{"allow change", with("matrix:allowTopologyChange", "yes"), `matrix:allowTopologyChange: "yes" is not a boolean; use true or false`},
-		{"ha turn", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:turn", "true"), "matrix:turn: TURN cannot run in the ha topology: an Application Load Balancer carries no UDP; set matrix:turn false, or use matrix:topology single"},
+		{"ha turn", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:turn", "true"), "matrix:turn: TURN cannot run in the ha topology: an Application Load Balancer carries no UDP; set matrix:turn false, or use matrix:topology single"},
+		{"ha access ssh", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]"), "matrix:access: ssh is not available in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:access)"},
+		{"access", with("matrix:access", "telnet"), `matrix:access: "telnet" is not an access mode; use ssm (default: SSH through AWS Systems Manager, no port 22) or ssh (port 22 from matrix:sshAllowedCidrs)`},
+		{"ssm with cidrs", with("matrix:access", "ssm"), "matrix:sshAllowedCidrs: is set, but matrix:access is ssm, which opens no port 22 (Ansible reaches the host through AWS Systems Manager); remove it (pulumi config rm matrix:sshAllowedCidrs), or keep SSH on port 22 with pulumi config set matrix:access ssh"},
+		{"default ssm with cidrs", with("matrix:access", "<unset>"), "matrix:sshAllowedCidrs: is set, but matrix:access is ssm, which opens no port 22 (Ansible reaches the host through AWS Systems Manager); remove it (pulumi config rm matrix:sshAllowedCidrs), or keep SSH on port 22 with pulumi config set matrix:access ssh"},
+		{"ssm from anywhere", with("matrix:access", "<unset>", "matrix:sshAllowedCidrs", "<unset>", "matrix:allowSshFromAnywhere", "true"), "matrix:allowSshFromAnywhere: is true, but matrix:access is ssm, which opens no port 22; remove it (pulumi config rm matrix:allowSshFromAnywhere), or use pulumi config set matrix:access ssh"},
+		{"ha from anywhere", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "<unset>", "matrix:allowSshFromAnywhere", "true"), "matrix:allowSshFromAnywhere: is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:allowSshFromAnywhere)"},
+		{"ha ssh", with("matrix:topology", "ha", "matrix:access", "<unset>"), "matrix:sshAllowedCidrs: must be empty in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:sshAllowedCidrs)"},
+		{"ha ssh key", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:sshPublicKey", edKey), "matrix:sshPublicKey: is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:sshPublicKey)"},
 		{"calls", with("matrix:calls", "jitsi"), `matrix:calls: "jitsi" is not a call stack; use none (default) or element-call`},
-		{"ha calls", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:calls", "element-call"), "matrix:calls: element-call cannot run in the ha topology: LiveKit's media needs UDP (7882/udp, 3479/udp, 30000-30020/udp) straight to the host, and an Application Load Balancer carries no UDP; set matrix:calls none, or use matrix:topology single"},
+		{"ha calls", with("matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:calls", "element-call"), "matrix:calls: element-call cannot run in the ha topology: LiveKit's media needs UDP (7882/udp, 3479/udp, 30000-30020/udp) straight to the host, and an Application Load Balancer carries no UDP; set matrix:calls none, or use matrix:topology single"},
 		{"calls switch in playbookVars", with("matrix:playbookVars", `{"matrix_rtc_enabled":true}`), "matrix:playbookVars.matrix_rtc_enabled: is set by the program: use matrix:calls (none or element-call); remove it (pulumi config rm --path 'matrix:playbookVars.matrix_rtc_enabled')"},
 		{"livekit switch in playbookVars", with("matrix:calls", "element-call", "matrix:playbookVars", `{"livekit_server_enabled":false}`), "matrix:playbookVars.livekit_server_enabled: is set by the program: use matrix:calls (none or element-call); remove it (pulumi config rm --path 'matrix:playbookVars.livekit_server_enabled')"},
-		{"ha ssh", with("matrix:topology", "ha"), "matrix:sshAllowedCidrs: must be empty in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:sshAllowedCidrs)"},
-		{"ha ssh key", with("matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]", "matrix:sshPublicKey", edKey), "matrix:sshPublicKey: is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:sshPublicKey)"},
 		{"email mode", with("matrix:email", "smtp"), `matrix:email: "smtp" is not a mail setting; use none (default) or ses`},
 		{"email from without ses", with("matrix:emailFrom", "noreply@example.org"), "matrix:emailFrom: only applies with matrix:email ses; set matrix:email ses, or remove it (pulumi config rm matrix:emailFrom); for a relay of your own set exim_relay_sender_address in matrix:playbookVars"},
 		{"email from elsewhere", with("matrix:email", "ses", "matrix:emailFrom", "matrix@example.net"), `matrix:emailFrom: "matrix@example.net" is not at example.org, the domain whose SES identity and DNS records this stack manages (and the only one its SMTP credentials may send from); use an address at example.org`},
@@ -233,7 +241,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 		t.Errorf("keys = %q, want %q", keys, want)
 	}
 	_, err := ParseConfig(map[string]string{"matrix:domain": "matrix.example.org"})
-	if msg := err.Error(); !strings.HasPrefix(msg, "invalid stack configuration") || strings.Count(msg, "\n  - ") != 3 {
+	if msg := err.Error(); !strings.HasPrefix(msg, "invalid stack configuration") || strings.Count(msg, "\n  - ") != 2 {
 		t.Errorf("error text lists problems one per line:\n%s", msg)
 	}
 }
@@ -318,7 +326,7 @@ const (
 )
 
 func TestHAConfig(t *testing.T) {
-	cfg, err := ParseConfig(with("matrix:topology", "HA", "matrix:sshAllowedCidrs", "[]", "matrix:dbMultiAz", "true",
+	cfg, err := ParseConfig(with("matrix:topology", "HA", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:dbMultiAz", "true",
 		"matrix:dbInstanceClass", "db.m7g.large", "matrix:dbAllocatedGiB", "100", "matrix:dbBackupRetentionDays", "35"))
 	if err != nil {
 		t.Fatal(err)
@@ -326,9 +334,27 @@ func TestHAConfig(t *testing.T) {
 	if cfg.Topology != TopologyHA || !cfg.DBMultiAZ || cfg.DBInstanceClass != "db.m7g.large" || cfg.DBAllocatedGiB != 100 || cfg.DBBackupRetentionDays != 35 || len(cfg.SSHAllowedCIDRs) != 0 {
 		t.Errorf("ha config: %+v", cfg)
 	}
-	// Single still requires SSH sources.
+	if cfg.Access != AccessSSM {
+		t.Errorf("ha access %q, want ssm", cfg.Access)
+	}
+	// Single with ssh still requires SSH sources.
 	if ps := problemsOf(t, with("matrix:sshAllowedCidrs", "[]")); len(ps) != 1 || ps[0].Key != "matrix:sshAllowedCidrs" {
 		t.Errorf("single with no SSH sources: %v", ps)
+	}
+}
+
+// TestSSMIsTheDefault: a stack that says nothing about access reaches its
+// host through Systems Manager and needs no SSH source address.
+func TestSSMIsTheDefault(t *testing.T) {
+	cfg, err := ParseConfig(with("matrix:access", "<unset>", "matrix:sshAllowedCidrs", "<unset>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Access != AccessSSM || len(cfg.SSHAllowedCIDRs) != 0 {
+		t.Errorf("default access %q with SSH sources %v, want ssm and none", cfg.Access, cfg.SSHAllowedCIDRs)
+	}
+	if ps := problemsOf(t, with("matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]")); len(ps) != 0 {
+		t.Errorf("ssm with an empty sshAllowedCidrs: %v", ps)
 	}
 }
 

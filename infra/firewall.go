@@ -66,7 +66,8 @@ var portTable = []Port{
 	{"tcp", 29331, 29331, "mautrix-wsproxy: the Android SMS bridge app's websocket", "matrix_bridge_mautrix_wsproxy_enabled"},
 }
 
-// sshPort is open only to matrix:sshAllowedCidrs: Ansible connects there.
+// sshPort is open only with matrix:access ssh, and only to
+// matrix:sshAllowedCidrs: Ansible connects there. With ssm nothing is.
 var sshPort = Port{"tcp", 22, 22, "SSH for Ansible and operators", ""}
 
 // PublicPorts returns the ports open to everyone for this configuration:
@@ -158,9 +159,11 @@ func newFirewall(ctx *pulumi.Context, cfg Config, network *Network, opts ...pulu
 			}
 		}
 	}
-	for _, src := range cfg.SSHAllowedCIDRs {
-		if err := fw.allow(ctx, sshPort, src, opts...); err != nil {
-			return nil, err
+	if cfg.Access == AccessSSH {
+		for _, src := range cfg.SSHAllowedCIDRs {
+			if err := fw.allow(ctx, sshPort, src, opts...); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, dst := range families(cfg) {

@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
 const eipAssocType = "aws:ec2/eipAssociation:EipAssociation"
@@ -19,7 +23,7 @@ const eipAssocType = "aws:ec2/eipAssociation:EipAssociation"
 func TestFirstContactWaitsForAssociation(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			res := run(t, m.dryRun, config())
+			res := run(t, m.dryRun, sshConfig())
 			assocs := res.Cloud.Find(eipAssocType)
 			if len(assocs) != 1 {
 				t.Fatalf("%d elastic IP associations, want 1", len(assocs))
@@ -57,7 +61,7 @@ func TestFirstContactWaitsForAssociation(t *testing.T) {
 // instance metadata), cloud-init and the host key: it prints the key only
 // when the host that answers is the instance the stack expects.
 func TestFirstContactRefusesAnotherHost(t *testing.T) {
-	res := run(t, false, config())
+	res := run(t, false, sshConfig())
 	wait := commands(t, res.Cloud)["wait-ready"]
 	script := get(wait.Inputs, "create").StringValue()
 	stdin := get(wait.Inputs, "stdin").StringValue()
@@ -204,4 +208,45 @@ func TestProtectStopsPulumi(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestFirstContactThroughSession: with matrix:access ssm (the default),
+// wait-ready runs the wrapper, which reaches the instance by its ID
+// through Session Manager and sends it FirstContactScript; the key it
+// prints is pinned under the instance ID, the name ssh checks
+// (HostKeyAlias), and every step gets the same target.
+func TestFirstContactThroughSession(t *testing.T) {
+	res := run(t, false, config())
+	cmds := commands(t, res.Cloud)
+	id := res.Outputs["instanceId"].Value.(string)
+	wait := cmds["wait-ready"]
+	if got := get(wait.Inputs, "stdin").StringValue(); got != infra.FirstContactScript {
+		t.Errorf("wait-ready sends %q", got)
+	}
+	for _, name := range []string{"wait-ready", "prepare", "playbook"} {
+		env := get(cmds[name].Inputs, "environment").ObjectValue()
+		for k, want := range map[string]string{ansible.EnvConnection: "ssm", ansible.EnvSSMTarget: id, ansible.EnvSSMRegion: "eu-central-1"} {
+			if got := plainStr(env[resource.PropertyKey(k)]); got != want {
+				t.Errorf("%s: %s=%q, want %q", name, k, got, want)
+			}
+		}
+		if name == "wait-ready" {
+			if got := plainStr(env[resource.PropertyKey(ansible.EnvSSHUser)]); got != infra.SSHUser {
+				t.Errorf("wait-ready: %s=%q", ansible.EnvSSHUser, got)
+			}
+			continue
+		}
+		known := plainStr(env[resource.PropertyKey(ansible.EnvSSHKnownHosts)])
+		if hostKey := plainStr(get(wait.Outputs, "stdout")); !strings.HasPrefix(known, id+" ") || !strings.Contains(known, strings.Fields(hostKey)[1]) {
+			t.Errorf("%s: known_hosts %q, want the key wait-ready printed (%q) under %s", name, known, hostKey, id)
+		}
+	}
+}
+
+// plainStr is a string value, secret or not.
+func plainStr(v resource.PropertyValue) string {
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	return strOf(v)
 }

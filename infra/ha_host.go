@@ -332,14 +332,11 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 }
 
 // newIdentity is the host's role: the inline least-privilege policy plus
-// AmazonSSMManagedInstanceCore, which Run Command and Session Manager need.
+// AmazonSSMManagedInstanceCore, which Run Command (the association) and
+// Session Manager need.
 func (ha *HA) newIdentity(ctx *pulumi.Context, facts Facts, opts ...pulumi.ResourceOption) error {
 	var err error
-	if ha.Role, err = iam.NewRole(ctx, "host", &iam.RoleArgs{
-		Description:      pulumi.String("Matrix homeserver host: media bucket, its configuration parameters, SSM"),
-		AssumeRolePolicy: pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
-		Tags:             nameTag(ctx, "host"),
-	}, opts...); err != nil {
+	if ha.Role, ha.Profile, err = newInstanceRole(ctx, "Matrix homeserver host: media bucket, its configuration parameters, SSM", opts...); err != nil {
 		return err
 	}
 	if _, err = iam.NewRolePolicyAttachment(ctx, "host-ssm", &iam.RolePolicyAttachmentArgs{
@@ -351,15 +348,9 @@ func (ha *HA) newIdentity(ctx *pulumi.Context, facts Facts, opts ...pulumi.Resou
 	doc := pulumi.All(ha.MediaBucket.Arn, ha.BootBucket.Arn, ha.VarsParameter.Arn, ha.RedactParameter.Arn, ha.SigningKeyParameter.Arn).ApplyT(func(v []any) (string, error) {
 		return hostPolicy(v[0].(string), v[1].(string)+"/"+TreeObjectKey, v[2].(string), v[3].(string), v[4].(string))
 	}).(pulumi.StringOutput)
-	if ha.RolePolicy, err = iam.NewRolePolicy(ctx, "host", &iam.RolePolicyArgs{
+	ha.RolePolicy, err = iam.NewRolePolicy(ctx, "host", &iam.RolePolicyArgs{
 		Role:   ha.Role.Name,
 		Policy: doc,
-	}, opts...); err != nil {
-		return err
-	}
-	ha.Profile, err = iam.NewInstanceProfile(ctx, "host", &iam.InstanceProfileArgs{
-		Role: ha.Role.Name,
-		Tags: nameTag(ctx, "host"),
 	}, opts...)
 	return err
 }

@@ -150,7 +150,6 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 		"amiId":         host.Instance.Ami,
 		"latestAmiId":   pulumi.String(hs.Facts.AMI),
 		"latestAmiName": pulumi.String(hs.Facts.AMIName),
-		"sshCommand":    pulumi.Sprintf("ssh %s@%s", SSHUser, host.IP.PublicIp),
 	}
 	if cfg.Element {
 		out["elementUrl"] = pulumi.String("https://" + cfg.ElementHost())
@@ -161,12 +160,20 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 	if cfg.IPv6 {
 		out["publicIpv6"] = host.Instance.Ipv6Addresses.Index(pulumi.Int(0))
 	}
+	if cfg.Access == AccessSSM {
+		out["sessionCommand"] = host.Instance.ID().ToStringOutput().ApplyT(func(id string) string {
+			return SessionCommand(id, cfg.Region)
+		}).(pulumi.StringOutput)
+	}
+	target := host.Instance.ID().ToStringOutput()
+	if cfg.Access == AccessSSH {
+		target = host.IP.PublicIp
+	}
+	out["sshCommand"] = target.ApplyT(func(t string) string {
+		return sshCommand(cfg, t, host.PrivateKey != nil)
+	}).(pulumi.StringOutput)
 	if host.PrivateKey != nil {
 		out["sshPrivateKey"] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh)
-		// The key file is private from the moment it exists: written under
-		// umask 077, not chmod'ed after the key is in it. A file left from
-		// an earlier run keeps its mode when overwritten, so it goes first.
-		out["sshCommand"] = pulumi.Sprintf("(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key %s@%s", SSHUser, host.IP.PublicIp)
 	}
 	hs.alertOutputs(out)
 	hs.mailOutputs(out)
@@ -189,6 +196,23 @@ func (hs *Homeserver) alertOutputs(out map[string]pulumi.Input) {
 	for k, v := range hs.Alerting.outputs() {
 		out[k] = v
 	}
+}
+
+// sshCommand is how an operator logs in: to the address with matrix:access
+// ssh, to the instance ID through Session Manager with ssm (target is the
+// one or the other). With a generated key it writes the key file first:
+// private from the moment it exists (umask 077, not chmod'ed after the key
+// is in it), and a file left from an earlier run, which would keep its
+// mode when overwritten, goes first.
+func sshCommand(cfg Config, target string, generatedKey bool) string {
+	ssh := "ssh"
+	if generatedKey {
+		ssh = "(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key"
+	}
+	if cfg.Access == AccessSSM {
+		ssh += " -o ProxyCommand='" + ProxyCommand(target, cfg.Region) + "'"
+	}
+	return ssh + " " + SSHUser + "@" + target
 }
 
 // withOpts adds options without writing into the caller's backing array,

@@ -37,6 +37,10 @@ type Host struct {
 	Attachment    *ec2.VolumeAttachment
 	Snapshots     *dlm.LifecyclePolicy
 	Recovery      *cloudwatch.MetricAlarm
+	// With matrix:access ssm: the instance profile whose role allows
+	// Session Manager and nothing else (nil with ssh).
+	Profile       *iam.InstanceProfile
+	SessionPolicy *iam.RolePolicy
 }
 
 // notify are the topics the recovery alarm also notifies (matrix:alertEmail).
@@ -46,7 +50,12 @@ func newHost(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw 
 	if h.KeyPair, h.PrivateKey, err = newKeyPair(ctx, cfg, opts...); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	if h.Instance, err = newInstance(ctx, cfg, facts, network, fw, h.KeyPair, opts...); err != nil {
+	if cfg.Access == AccessSSM {
+		if h.Profile, h.SessionPolicy, err = newSessionIdentity(ctx, opts...); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+	}
+	if h.Instance, err = newInstance(ctx, cfg, facts, network, fw, h, opts...); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	if h.IP, h.IPAssociation, err = newElasticIP(ctx, h.Instance, opts...); err != nil {
@@ -82,7 +91,7 @@ func newKeyPair(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) 
 	return pair, key, err
 }
 
-func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw *Firewall, pair *ec2.KeyPair, opts ...pulumi.ResourceOption) (*ec2.Instance, error) {
+func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw *Firewall, h *Host, opts ...pulumi.ResourceOption) (*ec2.Instance, error) {
 	userData, err := cloudConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -92,7 +101,7 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 		InstanceType:        pulumi.String(cfg.InstanceType),
 		SubnetId:            network.HostSubnet(facts).ID(),
 		VpcSecurityGroupIds: pulumi.StringArray{fw.Group.ID()},
-		KeyName:             pair.KeyName,
+		KeyName:             h.KeyPair.KeyName,
 		MetadataOptions: ec2.InstanceMetadataOptionsArgs{
 			HttpEndpoint: pulumi.String("enabled"),
 			HttpTokens:   pulumi.String("required"),
@@ -116,6 +125,12 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 	}
 	if cfg.IPv6 {
 		args.Ipv6AddressCount = pulumi.Int(1)
+	}
+	if h.Profile != nil {
+		args.IamInstanceProfile = h.Profile.Name
+		// The agent registers at boot; with the policy in place first it
+		// does not wait for its next retry.
+		opts = withOpts(opts, pulumi.DependsOn([]pulumi.Resource{h.SessionPolicy}))
 	}
 	// With matrix:protect the engine refuses to replace or delete the host
 	// (a replace fails in the preview, before the new instance is created),

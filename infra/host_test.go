@@ -38,7 +38,7 @@ func TestSSHCommandKeyFileMode(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
 	}
-	res := run(t, false, config())
+	res := run(t, false, sshConfig())
 	command := res.Outputs["sshCommand"].Value.(string)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")

@@ -20,8 +20,9 @@ func Keys() []Key {
 	return []Key{
 		{"domain", "string", nil, "Base domain of user IDs (@alice:<domain>); the homeserver is served at matrix.<domain>. Required."},
 		{"hostedZoneId", "string", "", "Route 53 public hosted zone holding the records; looked up from the domain (or its parents) when unset."},
-		{"sshAllowedCidrs", "array", []string{}, "IPv4/IPv6 CIDRs allowed to reach SSH (22/tcp), e.g. [\"203.0.113.7/32\"]. Required for the single topology; empty for ha (no SSH)."},
-		{"allowSshFromAnywhere", "boolean", false, "Explicit opt-in required before sshAllowedCidrs may contain 0.0.0.0/0 or ::/0."},
+		{"access", "string", "ssm", "How Ansible and operators reach the host: ssm (SSH inside an AWS Systems Manager session to the instance ID; no inbound port 22; needs the AWS CLI and the Session Manager plugin) or ssh (22/tcp from sshAllowedCidrs). The ha topology is always ssm."},
+		{"sshAllowedCidrs", "array", []string{}, "IPv4/IPv6 CIDRs allowed to reach SSH (22/tcp), e.g. [\"203.0.113.7/32\"]. Required with access ssh; refused with ssm (no port 22)."},
+		{"allowSshFromAnywhere", "boolean", false, "Explicit opt-in required before sshAllowedCidrs may contain 0.0.0.0/0 or ::/0 (access ssh only)."},
 		{"sshPublicKey", "string", "", "OpenSSH public key for the ubuntu user; when unset an ED25519 key is generated and its private half exported as a secret."},
 		{"instanceType", "string", "t3.small", "EC2 instance type, at least 2 GiB RAM; x86_64 is fully supported by the playbook, arm64 (e.g. t4g.small) is cheaper with caveats."},
 		{"amiId", "string", "", "Pin the host's image (an Ubuntu 24.04 AMI of the region, e.g. the latestAmiId output) to roll it deliberately; empty: the newest at creation, kept afterwards."},

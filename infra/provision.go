@@ -69,7 +69,11 @@ type Provisioning struct {
 	// a secret so an operator can re-run the playbook by hand.
 	Environment pulumi.StringMap
 
-	WaitReady *remote.Command
+	// WaitReady is the first contact: a remote.Command over SSH to the
+	// address with matrix:access ssh, a local.Command running the wrapper
+	// (ssh through Session Manager) with ssm. HostKey is what it printed.
+	WaitReady pulumi.Resource
+	HostKey   pulumi.StringOutput
 	Prepare   *local.Command
 	Playbook  *local.Command // the one upstream run
 	Verify    *local.Command
@@ -104,38 +108,9 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 
 	// First contact: wait for SSH and cloud-init, and learn the host key
 	// that every later step pins.
-	key := pulumi.StringPtrInput(nil)
-	if host.PrivateKey != nil {
-		key = host.PrivateKey.PrivateKeyOpenssh
-	}
-	if p.WaitReady, err = remote.NewCommand(ctx, "wait-ready", &remote.CommandArgs{
-		Connection: remote.ConnectionArgs{
-			Host:       address,
-			User:       pulumi.String(SSHUser),
-			PrivateKey: key,
-			// A cold boot with cloud-init takes one to three minutes.
-			DialErrorLimit: pulumi.Int(60),
-			PerDialTimeout: pulumi.Int(10),
-		},
-		Create: pulumi.String(FirstContactScript),
-		// The expected instance ID goes in on stdin rather than in the
-		// script: the script stays one known string in a preview, and the
-		// SSH server would drop an environment variable (AcceptEnv).
-		Stdin:    pulumi.Sprintf("%s\n", host.Instance.ID()),
-		Triggers: pulumi.Array{host.Instance.ID(), address},
-		Logging:  remote.LoggingStderr,
-	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{
-		// The address reaches the new host only once it is associated
-		// with it; before that, on a replacement, it still reaches the
-		// old one, whose key would be pinned.
-		host.IPAssociation,
-	}))...); err != nil {
+	if err := p.firstContact(ctx, cfg, host, opts...); err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
 	}
-	p.Rendered.KnownHosts = pulumi.All(address, p.WaitReady.Stdout).ApplyT(func(v []any) (string, error) {
-		return inventory.KnownHosts([]string{v[0].(string), cfg.MatrixHost()}, v[1].(string))
-	}).(pulumi.StringOutput)
-
 	base := pulumi.StringMap{
 		ansible.EnvInventoryHostname: pulumi.String(cfg.MatrixHost()),
 		ansible.EnvInventoryHosts:    p.Rendered.Hosts,
@@ -143,6 +118,11 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 	}
 	if host.PrivateKey != nil {
 		base[ansible.EnvSSHPrivateKey] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh).(pulumi.StringOutput)
+	}
+	if cfg.Access == AccessSSM {
+		for k, v := range ssmEnv(ctx, cfg, host) {
+			base[k] = v
+		}
 	}
 	tree := treeFiles()
 	instanceID := host.Instance.ID().ToStringOutput()
@@ -183,6 +163,100 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 		}
 	}
 	return p, nil
+}
+
+// firstContact declares wait-ready, which runs FirstContactScript on the
+// host and pins the key it prints, and the known_hosts built from it.
+func (p *Provisioning) firstContact(ctx *pulumi.Context, cfg Config, host *Host, opts ...pulumi.ResourceOption) error {
+	// The expected instance ID goes in on stdin rather than in the script:
+	// the script stays one known string in a preview, and the SSH server
+	// would drop an environment variable (AcceptEnv).
+	expected := pulumi.Sprintf("%s\n", host.Instance.ID())
+	// The address reaches the new host only once it is associated with
+	// it; before that, on a replacement, it still reaches the old one,
+	// whose key would be pinned. Through Session Manager the target is
+	// the instance ID, but TURN and the later steps still need the
+	// address to be this host's.
+	after := withOpts(opts, pulumi.DependsOn([]pulumi.Resource{host.IPAssociation}))
+	if cfg.Access == AccessSSM {
+		cmd, err := p.firstContactSSM(ctx, cfg, host, after...)
+		if err != nil {
+			return err
+		}
+		p.WaitReady, p.HostKey = cmd, cmd.Stdout
+		// ssh checks the key under the instance ID (HostKeyAlias, set by
+		// the wrapper): the name of what AWS connected the session to.
+		p.Rendered.KnownHosts = pulumi.All(host.Instance.ID(), p.HostKey).ApplyT(func(v []any) (string, error) {
+			return inventory.KnownHosts([]string{string(v[0].(pulumi.ID))}, v[1].(string))
+		}).(pulumi.StringOutput)
+		return nil
+	}
+	key := pulumi.StringPtrInput(nil)
+	if host.PrivateKey != nil {
+		key = host.PrivateKey.PrivateKeyOpenssh
+	}
+	address := host.IP.PublicIp
+	cmd, err := remote.NewCommand(ctx, "wait-ready", &remote.CommandArgs{
+		Connection: remote.ConnectionArgs{
+			Host:       address,
+			User:       pulumi.String(SSHUser),
+			PrivateKey: key,
+			// A cold boot with cloud-init takes one to three minutes.
+			DialErrorLimit: pulumi.Int(60),
+			PerDialTimeout: pulumi.Int(10),
+		},
+		Create:   pulumi.String(FirstContactScript),
+		Stdin:    expected,
+		Triggers: pulumi.Array{host.Instance.ID(), address},
+		Logging:  remote.LoggingStderr,
+	}, after...)
+	if err != nil {
+		return err
+	}
+	p.WaitReady, p.HostKey = cmd, cmd.Stdout
+	p.Rendered.KnownHosts = pulumi.All(address, p.HostKey).ApplyT(func(v []any) (string, error) {
+		return inventory.KnownHosts([]string{v[0].(string), cfg.MatrixHost()}, v[1].(string))
+	}).(pulumi.StringOutput)
+	return nil
+}
+
+// firstContactSSM runs FirstContactScript through the wrapper, which
+// reaches the host with ssh inside a Session Manager session:
+// pulumi-command's remote.Connection (v1.2.0) has no ProxyCommand. The
+// protections are those of the remote form: the script checks the
+// instance ID through IMDSv2 against the expected one, which the wrapper
+// hands it on stdin (here the session's own target, which AWS
+// authenticates); the wrapper prints only the key, and only when it is
+// the key ssh saw; the private key reaches it in the environment, never an
+// argument.
+func (p *Provisioning) firstContactSSM(ctx *pulumi.Context, cfg Config, host *Host, opts ...pulumi.ResourceOption) (*local.Command, error) {
+	env := ssmEnv(ctx, cfg, host)
+	env[ansible.EnvSSHUser] = pulumi.String(SSHUser)
+	if host.PrivateKey != nil {
+		env[ansible.EnvSSHPrivateKey] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh).(pulumi.StringOutput)
+	}
+	return local.NewCommand(ctx, "wait-ready", &local.CommandArgs{
+		Create:      pulumi.String(ansible.Dir + "/" + ansible.Wrapper + " " + ansible.FirstContactFlag),
+		Stdin:       pulumi.String(FirstContactScript),
+		Environment: env,
+		Triggers:    pulumi.Array{host.Instance.ID()},
+		Logging:     local.LoggingStderr,
+	}, withOpts(opts, pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
+}
+
+// ssmEnv tells the wrapper to reach the host through Session Manager.
+func ssmEnv(ctx *pulumi.Context, cfg Config, host *Host) pulumi.StringMap {
+	target := host.Instance.ID().ToStringOutput().ApplyT(func(id string) (string, error) {
+		if ctx.DryRun() {
+			return id, nil // a preview runs no command; the ID may be a placeholder
+		}
+		return id, inventory.CheckSSMTarget(id, cfg.Region)
+	}).(pulumi.StringOutput)
+	return pulumi.StringMap{
+		ansible.EnvConnection: pulumi.String(ansible.ConnectionSSM),
+		ansible.EnvSSMTarget:  target,
+		ansible.EnvSSMRegion:  pulumi.String(cfg.Region),
+	}
 }
 
 // redactions are the secret values the wrapper replaces in everything

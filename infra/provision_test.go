@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -57,8 +58,13 @@ func TestCommandGraph(t *testing.T) {
 			if !sameSet(names, steps) {
 				t.Fatalf("commands %v, want %v", names, steps)
 			}
-			if cmds["wait-ready"].Type != remoteCmd {
+			// matrix:access ssm (the default): the wrapper, ssh through
+			// Session Manager; the script goes to the host on its stdin.
+			if cmds["wait-ready"].Type != localCmd {
 				t.Errorf("wait-ready is %s", cmds["wait-ready"].Type)
+			}
+			if got := get(cmds["wait-ready"].Inputs, "create").StringValue(); got != "ansible/run-playbook --first-contact" {
+				t.Errorf("wait-ready runs %q", got)
 			}
 			// Each step waits for the one before it, through a real
 			// dependency the engine sees, never a sleep.
@@ -90,9 +96,17 @@ func TestCommandGraph(t *testing.T) {
 					t.Errorf("%s logging %v", name, get(cmds[name].Inputs, "logging"))
 				}
 			}
-			wait := get(cmds["wait-ready"].Inputs, "create").StringValue()
-			if !strings.Contains(wait, "cloud-init status --wait") || !strings.Contains(wait, "ssh_host_ed25519_key.pub") {
-				t.Errorf("wait-ready runs %q", wait)
+			wait := get(cmds["wait-ready"].Inputs, "stdin").StringValue()
+			if wait != infra.FirstContactScript {
+				t.Errorf("wait-ready sends %q", wait)
+			}
+			// matrix:access ssh: pulumi-command's own SSH to the address.
+			ssh := commands(t, run(t, m.dryRun, sshConfig()).Cloud)["wait-ready"]
+			if ssh.Type != remoteCmd {
+				t.Errorf("wait-ready with access ssh is %s", ssh.Type)
+			}
+			if got := get(ssh.Inputs, "create").StringValue(); got != infra.FirstContactScript {
+				t.Errorf("wait-ready with access ssh runs %q", got)
 			}
 		})
 	}
@@ -143,8 +157,8 @@ func TestSecretsOnlyInEnvironment(t *testing.T) {
 				t.Errorf("%s: a secret is on the command line", name)
 			}
 		}
-		if name == "wait-ready" || name == "verify" {
-			continue
+		if c.Type == remoteCmd || name == "verify" {
+			continue // no environment; verify's is its own password
 		}
 		env := get(c.Inputs, "environment")
 		redact, hasRedact := env.ObjectValue()[ansible.EnvRedact]
@@ -246,6 +260,18 @@ func unwrap(v resource.PropertyValue) any {
 	return v.V
 }
 
+// TestSSHSourcesTriggerNothing: editing matrix:sshAllowedCidrs (access
+// ssh) changes firewall rules, never a step.
+func TestSSHSourcesTriggerNothing(t *testing.T) {
+	before := triggers(t, nil, sshConfig())
+	after := triggers(t, nil, sshConfig("matrix:sshAllowedCidrs", `["198.51.100.0/24"]`))
+	for s := range after {
+		if after[s] != before[s] {
+			t.Errorf("%s re-runs when the SSH sources change", s)
+		}
+	}
+}
+
 func TestTriggers(t *testing.T) {
 	before := triggers(t, nil, config())
 	for _, tc := range []struct {
@@ -255,7 +281,6 @@ func TestTriggers(t *testing.T) {
 		changed []string
 	}{
 		{"no-op", config(), "", nil},
-		{"ssh sources", config("matrix:sshAllowedCidrs", `["198.51.100.0/24"]`), "", nil},
 		{"dns ttl", config("matrix:dnsTtl", "60"), "", nil},
 		{"registration", config("matrix:registration", "token"), "", []string{"playbook", "verify"}},
 		{"turn", config("matrix:turn", "true"), "", []string{"playbook", "verify"}},
@@ -421,7 +446,8 @@ func TestPlaybookInvocations(t *testing.T) {
 	res := run(t, false, config())
 	runsPlaybook := map[string]bool{}
 	for name, c := range commands(t, res.Cloud) {
-		runsPlaybook[name] = strings.Contains(get(c.Inputs, "create").StringValue(), ansible.Wrapper)
+		create := get(c.Inputs, "create").StringValue()
+		runsPlaybook[name] = strings.Contains(create, ansible.Wrapper) && strings.Contains(create, " --playbook ")
 	}
 	count := func(names []string) (n int) {
 		for _, s := range names {

@@ -8,7 +8,7 @@ import (
 )
 
 func haWith(kv ...string) map[string]string {
-	return with(append([]string{"matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]"}, kv...)...)
+	return with(append([]string{"matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]"}, kv...)...)
 }
 
 // TestRestoreAndZoneRejections names every rule of matrix:availabilityZone,

@@ -17,6 +17,9 @@ import (
 
 var config = synth.ExampleConfig
 
+// sshConfig is config with matrix:access ssh.
+var sshConfig = synth.ExampleSSHConfig
+
 // modes runs a test in both engine modes: preview (computed values unknown,
 // as `pulumi preview` sees them) and update.
 var modes = []struct {
@@ -97,13 +100,15 @@ func TestPortTableMatchesPlaybook(t *testing.T) {
 }
 
 // TestFirewall checks the declared rules: every public port for each IP
-// family the host has, SSH only from the configured sources, all described.
+// family the host has, SSH only from the configured sources with
+// matrix:access ssh and from nowhere with ssm (the default), all described.
 func TestFirewall(t *testing.T) {
 	for _, m := range modes {
 		for _, tc := range []struct {
 			ipv6, turn, calls bool
-		}{{true, false, false}, {false, false, false}, {true, true, false}, {false, true, false}, {true, false, true}, {false, true, true}} {
-			t.Run(fmt.Sprintf("%s/ipv6=%v/turn=%v/calls=%v", m.name, tc.ipv6, tc.turn, tc.calls), func(t *testing.T) {
+			access            string
+		}{{true, false, false, "ssh"}, {false, false, false, "ssh"}, {true, true, false, "ssh"}, {false, true, false, "ssh"}, {true, false, true, "ssh"}, {false, true, true, "ssh"}, {true, false, false, "ssm"}, {false, true, true, "ssm"}} {
+			t.Run(fmt.Sprintf("%s/ipv6=%v/turn=%v/calls=%v/access=%s", m.name, tc.ipv6, tc.turn, tc.calls, tc.access), func(t *testing.T) {
 				calls := "none"
 				if tc.calls {
 					calls = "element-call"
@@ -112,7 +117,11 @@ func TestFirewall(t *testing.T) {
 				if tc.ipv6 {
 					ssh = `["203.0.113.7/32","198.51.100.0/24","2001:db8::/64"]`
 				}
-				res := run(t, m.dryRun, config("matrix:ipv6", fmt.Sprint(tc.ipv6), "matrix:turn", fmt.Sprint(tc.turn), "matrix:calls", calls, "matrix:sshAllowedCidrs", ssh))
+				raw := config("matrix:ipv6", fmt.Sprint(tc.ipv6), "matrix:turn", fmt.Sprint(tc.turn), "matrix:calls", calls)
+				if tc.access == "ssh" {
+					raw = sshConfig("matrix:ipv6", fmt.Sprint(tc.ipv6), "matrix:turn", fmt.Sprint(tc.turn), "matrix:calls", calls, "matrix:sshAllowedCidrs", ssh)
+				}
+				res := run(t, m.dryRun, raw)
 				var public, sshSources []string
 				for _, r := range res.Cloud.Find(ruleType) {
 					port := fmt.Sprintf("%v/%s", get(r.Inputs, "fromPort").NumberValue(), get(r.Inputs, "ipProtocol").StringValue())
@@ -145,9 +154,12 @@ func TestFirewall(t *testing.T) {
 				if !sameSet(public, want) {
 					t.Errorf("public rules:\n got %v\nwant %v", public, want)
 				}
-				wantSSH := []string{"203.0.113.7/32", "198.51.100.0/24"}
-				if tc.ipv6 {
-					wantSSH = append(wantSSH, "2001:db8::/64")
+				var wantSSH []string
+				if tc.access == "ssh" {
+					wantSSH = []string{"203.0.113.7/32", "198.51.100.0/24"}
+					if tc.ipv6 {
+						wantSSH = append(wantSSH, "2001:db8::/64")
+					}
 				}
 				if !sameSet(sshSources, wantSSH) {
 					t.Errorf("ssh sources %v, want %v", sshSources, wantSSH)
@@ -463,9 +475,24 @@ func TestOutputs(t *testing.T) {
 			if !strings.Contains(key.Value.(string), "BEGIN OPENSSH PRIVATE KEY") {
 				t.Errorf("private key output is not an OpenSSH key")
 			}
-			ip := res.Outputs["publicIpv4"].Value.(string)
-			if res.Outputs["sshCommand"].Value != "(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key ubuntu@"+ip {
+			// Through Session Manager, to the instance ID (matrix:access
+			// ssm, the default).
+			id := res.Outputs["instanceId"].Value.(string)
+			proxy := "aws ssm start-session --target " + id + " --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-central-1"
+			if res.Outputs["sshCommand"].Value != "(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key -o ProxyCommand='"+proxy+"' ubuntu@"+id {
 				t.Errorf("ssh command %v", res.Outputs["sshCommand"].Value)
+			}
+			if got, want := res.Outputs["sessionCommand"].Value, "aws ssm start-session --target "+id+" --region eu-central-1"; got != want {
+				t.Errorf("sessionCommand %v, want %v", got, want)
+			}
+			// With matrix:access ssh, to the address, and no session.
+			ssh := run(t, false, sshConfig())
+			ip := ssh.Outputs["publicIpv4"].Value.(string)
+			if ssh.Outputs["sshCommand"].Value != "(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key ubuntu@"+ip {
+				t.Errorf("ssh command with access ssh %v", ssh.Outputs["sshCommand"].Value)
+			}
+			if _, ok := ssh.Outputs["sessionCommand"]; ok {
+				t.Errorf("sessionCommand with access ssh: %v", ssh.Outputs["sessionCommand"].Value)
 			}
 			if ns := res.Outputs["nameServers"].Value.([]any); len(ns) != 4 {
 				t.Errorf("name servers %v", ns)
@@ -476,7 +503,7 @@ func TestOutputs(t *testing.T) {
 
 func TestGivenPublicKey(t *testing.T) {
 	pub := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIJvGDR4Dkbc3USWRXrEcdqhHfyZ2sxG6i6A8B5hcCYm operator@laptop"
-	res := run(t, false, config("matrix:sshPublicKey", pub))
+	res := run(t, false, sshConfig("matrix:sshPublicKey", pub))
 	if n := len(res.Cloud.Find(keyType)); n != 0 {
 		t.Errorf("%d keys generated although one was given", n)
 	}

@@ -31,7 +31,23 @@ type Host struct {
 var (
 	hostnamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`)
 	userPattern     = regexp.MustCompile(`^[a-z_][a-z0-9_-]*$`)
+	// EC2 instance IDs have 8 (older) or 17 hex digits; region names are
+	// like eu-central-1 or us-gov-west-1. run-playbook checks the same.
+	instanceIDPattern = regexp.MustCompile(`^i-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 )
+
+// CheckSSMTarget refuses anything but an EC2 instance ID and a region
+// name: both end up in the ssh ProxyCommand, which a shell runs.
+func CheckSSMTarget(instanceID, region string) error {
+	if !instanceIDPattern.MatchString(instanceID) {
+		return fmt.Errorf("inventory: %q is not an EC2 instance ID", instanceID)
+	}
+	if !regionPattern.MatchString(region) {
+		return fmt.Errorf("inventory: %q is not an AWS region", region)
+	}
+	return nil
+}
 
 // Hosts renders inventory/hosts in the INI form of the upstream examples.
 // Every field is checked against a strict pattern first, so nothing

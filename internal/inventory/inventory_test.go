@@ -295,3 +295,25 @@ func TestHAVarsRejections(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSSMTarget: only an instance ID and a region name reach the
+// wrapper, which puts them into ssh's ProxyCommand.
+func TestCheckSSMTarget(t *testing.T) {
+	for _, tc := range []struct {
+		id, region string
+		ok         bool
+	}{
+		{"i-0123456789abcdef0", "eu-central-1", true},
+		{"i-01234567", "us-gov-west-1", true},
+		{"i-0123456789abcdef", "eu-central-1", false},
+		{"i-0123456789ABCDEF0", "eu-central-1", false},
+		{"i-0123456789abcdef0;id", "eu-central-1", false},
+		{"mi-0123456789abcdef0", "eu-central-1", false},
+		{"i-0123456789abcdef0", "eu-central-1 --profile x", false},
+		{"i-0123456789abcdef0", "", false},
+	} {
+		if err := CheckSSMTarget(tc.id, tc.region); (err == nil) != tc.ok {
+			t.Errorf("CheckSSMTarget(%q, %q) = %v, want ok %v", tc.id, tc.region, err, tc.ok)
+		}
+	}
+}

@@ -110,8 +110,10 @@ func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyM
 		return "none", resource.PropertyMap{"result": secret, "bcryptHash": resource.MakeSecret(resource.NewStringProperty("$2a$10$" + h(53)))}
 	case "command:local:Command", "command:remote:Command":
 		out := resource.NewPropertyMapFromMap(props{"stdout": "", "stderr": ""})
-		if typ == "command:remote:Command" {
-			// What the wait step prints: the host's public ED25519 key.
+		if typ == "command:remote:Command" || name == "wait-ready" {
+			// What the wait step prints, over SSH (remote) or through
+			// Session Manager (local, the wrapper): the host's public
+			// ED25519 key.
 			_, key := sshKey(func(n int) string { return hexID(n, "hostkey", name) })
 			out["stdout"] = resource.NewStringProperty(strings.TrimSpace(key["publicKeyOpenssh"].StringValue()) + " root@matrix")
 		}

@@ -274,6 +274,43 @@ func TestDeployPolicyAllowsProgramLookupsAndResources(t *testing.T) {
 	}
 }
 
+// TestDeployPolicyAllowsSessions: with matrix:access ssm, the deploy role
+// runs the wrapper, whose ssh starts a Session Manager session to the
+// instance with the AWS-StartSSHSession document (ssm:StartSession on
+// both) and ends it (ssm:TerminateSession, ssm:ResumeSession on its own
+// sessions), and nothing wider: no other document, no one else's session.
+func TestDeployPolicyAllowsSessions(t *testing.T) {
+	doc := loadPolicy(t, "deploy-policy.json")
+	const instance = "arn:aws:ec2:eu-central-1:123456789012:instance/i-0123456789abcdef0"
+	for _, tc := range []struct {
+		action, resource string
+		want             bool
+	}{
+		{"ssm:StartSession", instance, true},
+		{"ssm:StartSession", "arn:aws:ssm:eu-central-1::document/AWS-StartSSHSession", true},
+		{"ssm:TerminateSession", "arn:aws:ssm:eu-central-1:123456789012:session/AROAEXAMPLE:deploy-0123456789abcdef0", true},
+		{"ssm:ResumeSession", "arn:aws:ssm:eu-central-1:123456789012:session/AROAEXAMPLE:deploy-0123456789abcdef0", true},
+		{"ssm:StartSession", "*", false},
+		{"ssm:StartSession", "arn:aws:ssm:eu-central-1::document/AWS-StartPortForwardingSessionToRemoteHost", false},
+		{"ssm:StartSession", "arn:aws:ssm:eu-central-1:123456789012:document/SSM-SessionManagerRunShell", false},
+		{"ssm:SendCommand", instance, false},
+		{"ssm:TerminateSession", "*", false},
+	} {
+		if got := doc.allows(tc.action, tc.resource); got != tc.want {
+			t.Errorf("deploy-policy.json allows %s on %s: %v, want %v", tc.action, tc.resource, got, tc.want)
+		}
+	}
+	// The instance grant holds only for the program's hosts, by the tags
+	// every resource gets from the provider's default tags.
+	for _, s := range doc.Statement {
+		if slices.Contains(s.Action, "ssm:StartSession") && slices.ContainsFunc(s.Resource, func(r string) bool { return strings.Contains(r, ":instance/") }) {
+			if got := s.Condition["StringEquals"]["ssm:resourceTag/Project"]; !slices.Equal(got, []string{"matrix"}) {
+				t.Errorf("statement %s: sessions to instances not limited to Project=matrix (%v)", s.Sid, got)
+			}
+		}
+	}
+}
+
 // TestTrustPolicies: the deploy roles trust only their environment's jobs
 // on main, the preview role only pull requests. The subjects assume the
 // repository's OIDC subject template repo,context,ref (docs/ci.md).
@@ -387,7 +424,8 @@ func (d policyDoc) allows(action, resource string) bool {
 		if !slices.ContainsFunc(s.Action, func(p string) bool { return globMatch(p, action) }) {
 			continue
 		}
-		onResource := resource == "" || slices.Contains(s.Resource, "*")
+		onResource := resource == "" || slices.Contains(s.Resource, "*") ||
+			resource != "*" && slices.ContainsFunc(s.Resource, func(p string) bool { return resourceMatch(p, resource) })
 		switch {
 		case s.Effect == "Deny" && onResource:
 			return false
@@ -396,6 +434,14 @@ func (d policyDoc) allows(action, resource string) bool {
 		}
 	}
 	return allowed
+}
+
+// resourceMatch matches a resource ARN pattern of the policy files, whose
+// placeholders (<account>, and the caller's ${aws:userid}) stand for any
+// value.
+func resourceMatch(pattern, arn string) bool {
+	pattern = strings.NewReplacer("<account>", "*", "${aws:userid}", "*").Replace(pattern)
+	return globMatch(pattern, arn)
 }
 
 // globMatch matches an IAM action pattern: * any run, ? one character,

@@ -35,6 +35,7 @@ func (v Violation) String() string {
 // Rule names, one per invariant.
 const (
 	RuleSSH          = "ssh-not-from-anywhere"
+	RuleNoSSHPort    = "no-port-22-with-ssm"
 	RuleIMDSv2       = "imdsv2-required"
 	RuleEncrypted    = "volumes-encrypted"
 	RuleProdProtect  = "prod-data-protected"
@@ -103,6 +104,15 @@ func ssh(s Stack) []Violation {
 				sources = append(sources, p)
 			}
 			rulesOf[p] = append(rulesOf[p], id(r))
+		}
+	}
+	// With matrix:access ssm (the default; the ha topology always) the host
+	// is reached through Session Manager: nothing may reach port 22.
+	if access := s.Config["matrix:access"]; access != string(infra.AccessSSH) {
+		for _, p := range sources {
+			for _, r := range rulesOf[p] {
+				vs = append(vs, Violation{RuleNoSSHPort, r, "port 22 is open to " + p.String() + ", but the host is reached through Session Manager (matrix:access ssm)"})
+			}
 		}
 	}
 	for _, p := range infra.CheckSSHSources(sources, anywhere) {

@@ -25,6 +25,9 @@ func synthesize(t *testing.T, stack string, raw map[string]string) Stack {
 
 var base = synth.ExampleConfig
 
+// sshBase is base with matrix:access ssh and its SSH source.
+var sshBase = synth.ExampleSSHConfig
+
 var haBase = synth.ExampleHAConfig
 
 func rules(vs []Violation) []string {
@@ -80,10 +83,14 @@ func TestGeneratedConfigs(t *testing.T) {
 			raw["matrix:protect"] = "true"
 			raw["matrix:registration"] = pick("closed", "token")
 		}
-		if raw["matrix:ipv6"] == "true" && rng.IntN(2) == 0 {
-			raw["matrix:sshAllowedCidrs"] = `["203.0.113.7/32","2001:db8::/64"]`
+		if rng.IntN(2) == 0 {
+			raw["matrix:access"], raw["matrix:sshAllowedCidrs"] = "ssh", `["203.0.113.7/32"]`
+			if raw["matrix:ipv6"] == "true" && rng.IntN(2) == 0 {
+				raw["matrix:sshAllowedCidrs"] = `["203.0.113.7/32","2001:db8::/64"]`
+			}
 		}
 		if rng.IntN(3) == 0 {
+			delete(raw, "matrix:access")
 			raw["matrix:topology"], raw["matrix:sshAllowedCidrs"], raw["matrix:turn"], raw["matrix:sshPublicKey"] = "ha", "[]", "false", ""
 			raw["matrix:calls"] = "none"
 			raw["matrix:dbMultiAz"] = pick("true", "false")
@@ -106,8 +113,15 @@ func TestEachRuleCatchesItsViolation(t *testing.T) {
 		stack func(t *testing.T) Stack
 	}{
 		{RuleSSH, func(t *testing.T) Stack {
-			s := synthesize(t, "dev", base("matrix:sshAllowedCidrs", `["0.0.0.0/0"]`, "matrix:allowSshFromAnywhere", "true"))
+			s := synthesize(t, "dev", sshBase("matrix:sshAllowedCidrs", `["0.0.0.0/0"]`, "matrix:allowSshFromAnywhere", "true"))
 			delete(s.Config, "matrix:allowSshFromAnywhere") // the rule without the opt-in
+			return s
+		}},
+		{RuleNoSSHPort, func(t *testing.T) Stack {
+			// An ssh stack's rules, checked as the default (ssm) stack
+			// they would be if the firewall ignored matrix:access.
+			s := synthesize(t, "dev", sshBase())
+			delete(s.Config, "matrix:access")
 			return s
 		}},
 		{RuleIMDSv2, func(t *testing.T) Stack {
@@ -249,22 +263,22 @@ func TestSSHRuleSeesThroughSpelling(t *testing.T) {
 		stack func(t *testing.T) Stack
 	}{
 		{"halves v4", func(t *testing.T) Stack {
-			s := synthesize(t, "dev", base("matrix:sshAllowedCidrs", `["0.0.0.0/1","128.0.0.0/1"]`, "matrix:allowSshFromAnywhere", "true"))
+			s := synthesize(t, "dev", sshBase("matrix:sshAllowedCidrs", `["0.0.0.0/1","128.0.0.0/1"]`, "matrix:allowSshFromAnywhere", "true"))
 			delete(s.Config, "matrix:allowSshFromAnywhere")
 			return s
 		}},
 		{"halves v6", func(t *testing.T) Stack {
-			s := synthesize(t, "dev", base("matrix:sshAllowedCidrs", `["203.0.113.7/32","::/1","8000::/1"]`, "matrix:allowSshFromAnywhere", "true"))
+			s := synthesize(t, "dev", sshBase("matrix:sshAllowedCidrs", `["203.0.113.7/32","::/1","8000::/1"]`, "matrix:allowSshFromAnywhere", "true"))
 			delete(s.Config, "matrix:allowSshFromAnywhere")
 			return s
 		}},
 		{"union", func(t *testing.T) Stack {
-			s := synthesize(t, "dev", base("matrix:sshAllowedCidrs", `["1.0.0.0/8","2.0.0.0/8"]`, "matrix:allowSshFromAnywhere", "true"))
+			s := synthesize(t, "dev", sshBase("matrix:sshAllowedCidrs", `["1.0.0.0/8","2.0.0.0/8"]`, "matrix:allowSshFromAnywhere", "true"))
 			delete(s.Config, "matrix:allowSshFromAnywhere")
 			return s
 		}},
 		{"loopback despite opt-in", func(t *testing.T) Stack {
-			s := synthesize(t, "dev", base("matrix:sshAllowedCidrs", `["203.0.113.7/32"]`, "matrix:allowSshFromAnywhere", "true"))
+			s := synthesize(t, "dev", sshBase("matrix:sshAllowedCidrs", `["203.0.113.7/32"]`, "matrix:allowSshFromAnywhere", "true"))
 			for _, r := range s.Result.Cloud.Find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
 				if c := get(r.Inputs, "cidrIpv4"); c.IsString() && c.StringValue() == "203.0.113.7/32" {
 					r.Inputs["cidrIpv4"] = resource.NewStringProperty("127.0.0.1/32")

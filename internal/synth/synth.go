@@ -282,18 +282,24 @@ func (r *Result) Inventory() (hosts, vars string, err error) {
 }
 
 // ExampleConfig is the smallest valid single-host configuration, on the
-// documentation domain and address, with kv (key, value, ...) set over
-// it: what tests and offline checks start from.
+// documentation domain, with kv (key, value, ...) set over it: what tests
+// and offline checks start from. Its host is reached through Session
+// Manager (matrix:access ssm, the default).
 func ExampleConfig(kv ...string) map[string]string {
 	raw := map[string]string{
-		"aws:region":             "eu-central-1",
-		"matrix:domain":          "example.org",
-		"matrix:sshAllowedCidrs": `["203.0.113.7/32"]`,
+		"aws:region":    "eu-central-1",
+		"matrix:domain": "example.org",
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		raw[kv[i]] = kv[i+1]
 	}
 	return raw
+}
+
+// ExampleSSHConfig is ExampleConfig with matrix:access ssh: port 22 open
+// to the documentation address.
+func ExampleSSHConfig(kv ...string) map[string]string {
+	return ExampleConfig(append([]string{"matrix:access", "ssh", "matrix:sshAllowedCidrs", `["203.0.113.7/32"]`}, kv...)...)
 }
 
 // ExampleHAConfig is ExampleConfig in the ha topology (no SSH sources).
