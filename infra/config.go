@@ -60,6 +60,8 @@ type Config struct {
 	Element               bool
 	TURN                  bool
 	Registration          Registration
+	Auth                  Auth
+	SynapseWorkers        string // WorkersNone or an upstream preset name
 	PlaybookVars          PlaybookVars
 	ServedHosts           []ServedHost
 	PortServices          []string // switches of the port table's services that are on
@@ -170,6 +172,8 @@ func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
 		AllowTopologyChange:   r.boolean("allowTopologyChange"),
 	}
 	c.InstanceType, c.Arch = r.instanceType()
+	c.Auth = r.auth()
+	c.SynapseWorkers = r.synapseWorkers(c.InstanceType)
 	if c.Topology == TopologyHA {
 		r.haOnlyChecks(c)
 	} else {

@@ -198,6 +198,17 @@ func ownedVars() map[string]string {
 	set("use matrix:registration (closed, token or open)", "matrix_synapse_enable_registration",
 		"matrix_synapse_registration_requires_token", "matrix_synapse_enable_registration_without_verification")
 	set("use matrix:turn", "coturn_enabled", "coturn_turn_external_ip_addresses")
+	set("use matrix:auth (synapse or mas); the program generates MAS's secrets and, in the ha topology, its database on RDS",
+		"matrix_authentication_service_enabled", "matrix_authentication_service_config_secrets_encryption",
+		"matrix_authentication_service_key_management_enabled", "matrix_authentication_service_config_secrets_keys",
+		"matrix_authentication_service_config_database_host", "matrix_authentication_service_config_database_username",
+		"matrix_authentication_service_config_database_password", "matrix_authentication_service_config_database_database",
+		"matrix_authentication_service_config_database_ssl_mode",
+		"matrix_authentication_service_config_account_password_registration_enabled",
+		"matrix_authentication_service_config_account_password_registration_email_required",
+		"matrix_authentication_service_config_account_registration_token_required")
+	set("use matrix:synapseWorkers (none, one-of-each or specialized-workers); it checks that matrix:instanceType has the memory",
+		"matrix_synapse_workers_enabled", "matrix_synapse_workers_preset")
 	set("use matrix:adminUser; the program creates that account with a generated password (adminPassword output)",
 		"matrix_user_creator_users_additional")
 	set("the ha topology sets it (matrix:topology): the database is RDS, media is on S3 and Traefik sits behind the load balancer",
@@ -224,6 +235,10 @@ func (c Config) ownedValue(name string) (any, bool) {
 		return c.Element, true
 	case "coturn_enabled":
 		return c.TURN, true
+	case "matrix_authentication_service_enabled":
+		return c.Auth == AuthMAS, true
+	case "matrix_synapse_workers_enabled":
+		return c.SynapseWorkers != WorkersNone, true
 	}
 	return nil, false
 }

@@ -109,7 +109,17 @@ func (c *Cloud) Calls() []string {
 
 // NewResource implements pulumi.MockResourceMonitor.
 func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	id, computed := c.create(args)
+	var id string
+	var computed resource.PropertyMap
+	if args.TypeToken == "tls:index/privateKey:PrivateKey" {
+		gen := fmt.Sprint(c.Generation[args.Name])
+		var err error
+		if id, computed, err = tlsKey(args.Inputs, func(n int) string { return hexID(n, args.TypeToken, args.Name, gen) }); err != nil {
+			return "", nil, fmt.Errorf("mock: %s: %w", args.Name, err)
+		}
+	} else {
+		id, computed = c.create(args)
+	}
 	state := args.Inputs.Copy()
 	for k, v := range computed {
 		if _, set := state[k]; set && !v.IsSecret() {

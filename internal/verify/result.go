@@ -32,6 +32,7 @@ const (
 	CheckClientVersions    = "client-versions"
 	CheckRegistration      = "registration"
 	CheckRoundTrip         = "round-trip"
+	CheckAuthService       = "auth-service"
 	CheckDNS               = "dns"
 )
 
@@ -39,7 +40,7 @@ var checkOrder = []string{
 	CheckWellKnownServer, CheckWellKnownClient, CheckDiscovery,
 	CheckFederationTLS, CheckFederationVersion, CheckFederationKeys,
 	CheckClientTLS, CheckClientVersions, CheckRegistration,
-	CheckRoundTrip, CheckDNS,
+	CheckRoundTrip, CheckAuthService, CheckDNS,
 }
 
 // Duration is a time.Duration that encodes to JSON as milliseconds.
