@@ -93,6 +93,8 @@ type Config struct {
 	TURN                  bool
 	Calls                 Calls
 	Registration          Registration
+	Auth                  Auth
+	SynapseWorkers        string // WorkersNone or an upstream preset name
 	PlaybookVars          PlaybookVars
 	ServedHosts           []ServedHost
 	PortServices          []string // switches of the port table's services that are on
@@ -230,6 +232,8 @@ func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
 	c.AvailabilityZone = r.availabilityZone(c.Region)
 	c.DBRestore = r.dbRestore(c.Topology, time.Now())
 	c.InstanceType, c.Arch = r.instanceType()
+	c.Auth = r.auth()
+	c.SynapseWorkers = r.synapseWorkers(c.InstanceType)
 	switch {
 	case c.Topology == TopologyHA:
 		r.haOnlyChecks(c)

@@ -137,6 +137,8 @@ func rawConfig(t *testing.T, cfg Config) map[string]string {
 		"matrix:turn":                  b(cfg.TURN),
 		"matrix:calls":                 string(cfg.Calls),
 		"matrix:registration":          string(cfg.Registration),
+		"matrix:auth":                  string(cfg.Auth),
+		"matrix:synapseWorkers":        cfg.SynapseWorkers,
 		"matrix:playbookVars":          jsonValue(cfg.PlaybookVars.Values),
 		"matrix:dnsTtl":                n(cfg.DNSTTL),
 		"matrix:vpcCidr":               cfg.VPCCIDR.String(),

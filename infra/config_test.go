@@ -53,7 +53,7 @@ func TestDefaults(t *testing.T) {
 		InstanceType:    "t3.small", Arch: ArchX86,
 		RootVolumeGiB: 20, DataVolumeGiB: 20, SnapshotRetentionDays: 7,
 		IPv6: true, ServeBaseDomain: true, Element: true, TURN: false, Calls: CallsNone,
-		Registration: RegistrationClosed, DNSTTL: 300,
+		Registration: RegistrationClosed, Auth: AuthSynapse, SynapseWorkers: WorkersNone, DNSTTL: 300,
 		VPCCIDR:   netip.MustParsePrefix("10.42.0.0/16"),
 		Provision: true, AdminUser: "admin", Verify: true,
 		Access:   AccessSSH,

@@ -85,6 +85,7 @@ type HA struct {
 	FedTarget       *lb.TargetGroup
 	Listeners       map[int]*lb.Listener
 	DBPassword      *random.RandomPassword
+	MASDBPassword   *random.RandomPassword // nil unless matrix:auth is mas
 	Database        *rds.Instance
 	MediaBucket     *s3.BucketV2
 	BootBucket      *s3.BucketV2

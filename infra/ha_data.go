@@ -63,6 +63,15 @@ func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, plan DBPlan, opts ...
 	}, opts...); err != nil {
 		return err
 	}
+	if cfg.Auth == AuthMAS {
+		// MAS's own role on the same server, which the host creates
+		// (ansible/bootstrap-host) with its own database.
+		if ha.MASDBPassword, err = random.NewRandomPassword(ctx, "mas-db-password", &random.RandomPasswordArgs{
+			Length: pulumi.Int(40), Special: pulumi.Bool(false),
+		}, opts...); err != nil {
+			return err
+		}
+	}
 	var subnets pulumi.StringArray
 	for _, s := range ha.PrivateSubnets {
 		subnets = append(subnets, s.ID())

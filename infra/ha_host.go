@@ -216,8 +216,16 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 	}
 	// The host masks these in the playbook's output, as run-playbook does
 	// for a single host; the database password is the ha topology's own.
-	redact := pulumi.All(p.redactions(cfg, hs.Mail.relay()), ha.DBPassword.Result).ApplyT(func(v []any) string {
-		return v[0].(string) + "\n" + v[1].(string)
+	redactParts := []any{p.redactions(cfg, hs.Mail.relay()), ha.DBPassword.Result}
+	if ha.MASDBPassword != nil {
+		redactParts = append(redactParts, ha.MASDBPassword.Result)
+	}
+	redact := pulumi.All(redactParts...).ApplyT(func(v []any) string {
+		lines := make([]string, len(v))
+		for i, x := range v {
+			lines[i] = x.(string)
+		}
+		return strings.Join(lines, "\n")
 	}).(pulumi.StringOutput)
 	if ha.RedactParameter, err = secure("redact", "secret values the host masks in the playbook's output for "+cfg.MatrixHost(), redact); err != nil {
 		return nil, err
@@ -428,12 +436,18 @@ func renderHAVars(cfg Config, facts Facts, pin ansible.Pin, ha *HA, p *Provision
 			TrustedCIDR: trustedProxies(cfg).String(),
 		}
 	}
+	masPassword := pulumi.String("").ToStringOutput()
+	if ha.MASDBPassword != nil {
+		masPassword = ha.MASDBPassword.Result
+	}
 	vars = pulumi.All(ha.Database.Address, ha.MediaBucket.Bucket, p.GenericSecretKey.Result, p.PostgresPassword.Result,
-		ha.DBPassword.Result, p.AdminPassword.Result, user, password).ApplyT(func(v []any) (string, error) {
+		ha.DBPassword.Result, p.AdminPassword.Result, user, password, p.MAS.settings(), masPassword).ApplyT(func(v []any) (string, error) {
 		s := base
 		s.HA = haSettings(v[0].(string), v[1].(string))
 		s.GenericSecretKey, s.PostgresPassword, s.HA.DatabasePassword, s.AdminPassword = v[2].(string), v[3].(string), v[4].(string), v[5].(string)
 		s.Email = withCredentials(base.Email, v[6].(string), v[7].(string))
+		s.MAS, _ = v[8].(*inventory.MASSettings) // nil when MAS is off
+		s.HA.MASDatabasePassword = v[9].(string)
 		rv, err := inventory.NewVars(s)
 		if err != nil {
 			return "", err
@@ -443,6 +457,7 @@ func renderHAVars(cfg Config, facts Facts, pin ansible.Pin, ha *HA, p *Provision
 	masked = pulumi.All(ha.Database.Address, ha.MediaBucket.Bucket).ApplyT(func(v []any) (string, error) {
 		s := base
 		s.HA = haSettings(v[0].(string), v[1].(string))
+		s.MAS = p.MAS.masked()
 		rv, err := inventory.MaskedVars(s)
 		if err != nil {
 			return "", err

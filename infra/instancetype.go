@@ -3,6 +3,8 @@ package infra
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -58,4 +60,71 @@ func classifyInstanceType(t string) (Arch, string) {
 		return ArchARM, ""
 	}
 	return ArchX86, ""
+}
+
+// memoryPerVCPUMiB is the memory per vCPU of the EC2 families whose sizes
+// follow the standard ladder (large = 2 vCPUs, xlarge = 4, <n>xlarge =
+// 4n), from the EC2 instance type tables
+// (https://aws.amazon.com/ec2/instance-types/): general purpose m* 4 GiB,
+// compute optimized c* 2 GiB, memory optimized r* 8 GiB per vCPU.
+var memoryPerVCPUMiB = map[string]int{"m": 4096, "c": 2048, "r": 8192}
+
+// burstableMiB is the memory of the burstable families' sizes (t2, t3,
+// t3a, t4g), from the same tables; they do not follow the ladder.
+var burstableMiB = map[string]int{
+	"nano": 512, "micro": 1024, "small": 2048, "medium": 4096,
+	"large": 8192, "xlarge": 16384, "2xlarge": 32768,
+}
+
+var ladderSize = regexp.MustCompile(`^(\d*)xlarge$`)
+
+// memoryMiB returns an instance type's memory, when its family is one of
+// the regular ones above (ok false otherwise: the program then cannot
+// check what fits and leaves it to the operator).
+func memoryMiB(t string) (mib int, ok bool) {
+	m := instanceTypePattern.FindStringSubmatch(t)
+	if m == nil {
+		return 0, false
+	}
+	family, size := m[1], m[4]
+	if family == "t" && slices.Contains([]string{"2", "3", "4"}, m[2]) {
+		mib, ok = burstableMiB[size]
+		return mib, ok
+	}
+	perVCPU, ok := memoryPerVCPUMiB[family]
+	if gen, _ := strconv.Atoi(m[2]); !ok || gen < 4 { // generations before 4 had other ratios
+		return 0, false
+	}
+	vcpus := 0
+	switch {
+	case size == "medium":
+		vcpus = 1
+	case size == "large":
+		vcpus = 2
+	case ladderSize.MatchString(size):
+		n := 1
+		if d := ladderSize.FindStringSubmatch(size)[1]; d != "" {
+			n, _ = strconv.Atoi(d)
+		}
+		vcpus = 4 * n
+	default:
+		return 0, false // metal and other sizes vary by family
+	}
+	return vcpus * perVCPU, true
+}
+
+// smallestFitting names the cheapest-to-reach type of the same family and
+// generation that has at least need MiB: what the operator moves to.
+func smallestFitting(t string, need int) string {
+	m := instanceTypePattern.FindStringSubmatch(t)
+	if m == nil {
+		return ""
+	}
+	prefix := m[1] + m[2] + m[3] + "."
+	for _, size := range []string{"medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"} {
+		if mib, ok := memoryMiB(prefix + size); ok && mib >= need {
+			return prefix + size
+		}
+	}
+	return ""
 }

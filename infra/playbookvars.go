@@ -202,6 +202,17 @@ func ownedVars() map[string]string {
 	// Element Call hostname; node_ip is the host's Elastic IP.
 	set("use matrix:calls (none or element-call)", "matrix_element_call_enabled", "matrix_rtc_enabled",
 		"livekit_server_enabled", "matrix_livekit_jwt_service_enabled", "livekit_server_config_rtc_node_ip")
+	set("use matrix:auth (synapse or mas); the program generates MAS's secrets and, in the ha topology, its database on RDS",
+		"matrix_authentication_service_enabled", "matrix_authentication_service_config_secrets_encryption",
+		"matrix_authentication_service_key_management_enabled", "matrix_authentication_service_config_secrets_keys",
+		"matrix_authentication_service_config_database_host", "matrix_authentication_service_config_database_username",
+		"matrix_authentication_service_config_database_password", "matrix_authentication_service_config_database_database",
+		"matrix_authentication_service_config_database_ssl_mode",
+		"matrix_authentication_service_config_account_password_registration_enabled",
+		"matrix_authentication_service_config_account_password_registration_email_required",
+		"matrix_authentication_service_config_account_registration_token_required")
+	set("use matrix:synapseWorkers (none, one-of-each or specialized-workers); it checks that matrix:instanceType has the memory",
+		"matrix_synapse_workers_enabled", "matrix_synapse_workers_preset")
 	set("use matrix:adminUser; the program creates that account with a generated password (adminPassword output)",
 		"matrix_user_creator_users_additional")
 	set("matrix:email ses points the relay at Amazon SES with credentials of its own; use matrix:emailFrom for the sender, or matrix:email none to configure the relay yourself",
@@ -243,6 +254,10 @@ func (c Config) ownedValue(name string) (any, bool) {
 		return c.TURN, true
 	case "matrix_element_call_enabled", "matrix_rtc_enabled", "livekit_server_enabled", "matrix_livekit_jwt_service_enabled":
 		return c.Calls.On(), true
+	case "matrix_authentication_service_enabled":
+		return c.Auth == AuthMAS, true
+	case "matrix_synapse_workers_enabled":
+		return c.SynapseWorkers != WorkersNone, true
 	}
 	return nil, false
 }

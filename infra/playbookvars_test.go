@@ -19,8 +19,7 @@ import (
 func TestPlaybookVarsKeepTheirTypes(t *testing.T) {
 	given := map[string]any{
 		"ntfy_enabled":                                true,
-		"matrix_synapse_workers_enabled":              true,
-		"matrix_synapse_workers_preset":               "one-of-each",
+		"matrix_synapse_presence_enabled":             false,
 		"matrix_synapse_max_upload_size_mb":           1024,
 		"matrix_synapse_auto_join_rooms":              []any{"#welcome:example.org"},
 		"matrix_synapse_configuration_extension_yaml": "presence:\n  enabled: false\n",

@@ -63,6 +63,7 @@ type Provisioning struct {
 	GenericSecretKey *random.RandomPassword
 	PostgresPassword *random.RandomPassword
 	AdminPassword    *random.RandomPassword
+	MAS              *MASSecrets // nil unless matrix:auth is mas
 
 	Rendered Rendered
 	// Environment is what the upstream steps hand the wrapper; exported as
@@ -101,7 +102,7 @@ func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pu
 	p.Rendered.Hosts = address.ApplyT(func(ip string) (string, error) {
 		return inventory.Hosts(inventory.Host{Name: cfg.MatrixHost(), Address: ip, User: SSHUser})
 	}).(pulumi.StringOutput)
-	p.Rendered.Vars, p.Rendered.MaskedVars = renderVars(cfg, pin, address, p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result, hs.Mail.relay())
+	p.Rendered.Vars, p.Rendered.MaskedVars = renderVars(cfg, pin, address, p, hs.Mail.relay())
 	if !cfg.Provision {
 		return p, nil
 	}
@@ -271,6 +272,7 @@ func ssmEnv(ctx *pulumi.Context, cfg Config, host *Host) pulumi.StringMap {
 func (p *Provisioning) redactions(cfg Config, relay *Relay) pulumi.StringOutput {
 	parts := []any{p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result}
 	generated := len(parts) // the derived values follow these
+	parts = append(parts, p.MAS.redactions()...)
 	for _, v := range cfg.PlaybookVars.SecretValues() {
 		parts = append(parts, pulumi.String(v))
 	}
@@ -324,8 +326,21 @@ const VerifyWindow = "20m"
 // user, and the DNS records against the addresses in expect (flags such as
 // " --expect-ipv4 <address>"; none when the addresses vary, as an ALB's do).
 func newVerify(ctx *pulumi.Context, cfg Config, expect []any, password pulumi.StringInput, after []pulumi.Resource, trigger pulumi.StringOutput, opts ...pulumi.ResourceOption) (*local.Command, error) {
-	args := []any{pulumi.Sprintf("go run ./cmd/verify --retry-for %s --registration %s --user %s",
-		VerifyWindow, cfg.Registration, cfg.AdminUser)}
+	// With MAS, registration happens in MAS's web pages, not through the
+	// client API the registration check probes; the check that MAS is
+	// advertised takes its place. The login round trip goes through MAS's
+	// compatibility layer (password logins, on by default upstream).
+	mode := "--registration " + string(cfg.Registration)
+	switch {
+	case cfg.MASMigrating():
+		// Synapse still authenticates, with its registration off, as the
+		// upstream requires beside MAS.
+		mode = "--registration closed"
+	case cfg.Auth == AuthMAS:
+		mode = "--auth-service"
+	}
+	args := []any{pulumi.Sprintf("go run ./cmd/verify --retry-for %s %s --user %s",
+		VerifyWindow, mode, cfg.AdminUser)}
 	args = append(args, expect...)
 	if cfg.Calls.On() {
 		// Element clients offer group calls only when this is announced.
@@ -370,7 +385,12 @@ func (p *Provisioning) newSecrets(ctx *pulumi.Context, cfg Config, opts ...pulum
 	}
 	args := alnum(32)
 	args.Keepers = pulumi.StringMap{"user": pulumi.String(cfg.AdminUser)}
-	p.AdminPassword, err = random.NewRandomPassword(ctx, "admin-password", args, opts...)
+	if p.AdminPassword, err = random.NewRandomPassword(ctx, "admin-password", args, opts...); err != nil {
+		return err
+	}
+	if cfg.Auth == AuthMAS {
+		p.MAS, err = newMASSecrets(ctx, opts...)
+	}
 	return err
 }
 
@@ -383,20 +403,30 @@ func settings(cfg Config, pin ansible.Pin) inventory.Settings {
 		ElementCall:  cfg.Calls == CallsElementCall,
 		Registration: string(cfg.Registration), AdminUser: cfg.AdminUser,
 		Extra: cfg.PlaybookVars.Values, ExtraSecret: cfg.PlaybookVars.Secret,
+		WorkersPreset: workersPreset(cfg),
 	}
+}
+
+// workersPreset is the preset vars.yml names, "" for none.
+func workersPreset(cfg Config) string {
+	if cfg.SynapseWorkers == WorkersNone {
+		return ""
+	}
+	return cfg.SynapseWorkers
 }
 
 // renderVars returns vars.yml, and the same file with the secrets masked
 // for reviewers, which is known in a preview unless TURN or LiveKit needs
 // the address.
-func renderVars(cfg Config, pin ansible.Pin, address, genericKey, pgPassword, adminPassword pulumi.StringOutput, relay *Relay) (vars, masked pulumi.StringOutput) {
+func renderVars(cfg Config, pin ansible.Pin, address pulumi.StringOutput, p *Provisioning, relay *Relay) (vars, masked pulumi.StringOutput) {
 	base := settings(cfg, pin)
 	base.Email = relay.settings()
 	user, password := relay.credentials()
-	vars = pulumi.All(address, genericKey, pgPassword, adminPassword, user, password).ApplyT(func(v []any) (string, error) {
+	vars = pulumi.All(address, p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result, p.MAS.settings(), user, password).ApplyT(func(v []any) (string, error) {
 		s := base
 		s.PublicIPv4, s.GenericSecretKey, s.PostgresPassword, s.AdminPassword = v[0].(string), v[1].(string), v[2].(string), v[3].(string)
-		s.Email = withCredentials(base.Email, v[4].(string), v[5].(string))
+		s.MAS, _ = v[4].(*inventory.MASSettings) // nil when MAS is off
+		s.Email = withCredentials(base.Email, v[5].(string), v[6].(string))
 		rv, err := inventory.NewVars(s)
 		if err != nil {
 			return "", err
@@ -405,7 +435,7 @@ func renderVars(cfg Config, pin ansible.Pin, address, genericKey, pgPassword, ad
 	}).(pulumi.StringOutput)
 	renderMasked := func(ip string) (string, error) {
 		s := base
-		s.PublicIPv4 = ip
+		s.PublicIPv4, s.MAS = ip, p.MAS.masked()
 		rv, err := inventory.MaskedVars(s)
 		if err != nil {
 			return "", err

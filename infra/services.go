@@ -45,6 +45,17 @@ func hostedServices(c Config, facts upstream.Facts) []hostedService {
 		fqn[s.FqnVar] = h
 		out = append(out, h)
 	}
+	// Services the upstream serves by path on the matrix host (MAS at
+	// matrix.<domain>/auth) need no record of their own, until the
+	// operator moves one to a hostname of its own.
+	for _, v := range facts.OnMatrixHost {
+		name := strings.TrimSuffix(v, "_hostname")
+		if _, moved := c.PlaybookVars.Values[v]; !moved || !facts.Defined(name+"_enabled") {
+			continue
+		}
+		out = append(out, hostedService{name: name, enabledVar: name + "_enabled", hostVars: []string{v},
+			defaultHost: func() (string, bool) { return c.MatrixHost(), true }})
+	}
 	for _, o := range facts.OtherHostnames {
 		if o.EnabledVar == "" {
 			continue

@@ -356,6 +356,13 @@ func TestDNSPerToggle(t *testing.T) {
 			{[]string{"matrix:element", "false"}, []string{"A example.org", "AAAA example.org", "A matrix.example.org", "AAAA matrix.example.org"}},
 			{[]string{"matrix:playbookVars", `{"ntfy_enabled":true,"jitsi_enabled":true}`, "matrix:element", "false", "matrix:serveBaseDomain", "false", "matrix:ipv6", "false"},
 				[]string{"A matrix.example.org", "CNAME ntfy.example.org", "CNAME jitsi.example.org"}},
+			// MAS is served at matrix.<domain>/auth: no name of its own,
+			// until the operator gives it one.
+			{[]string{"matrix:auth", "mas", "matrix:element", "false", "matrix:serveBaseDomain", "false", "matrix:ipv6", "false"}, []string{"A matrix.example.org"}},
+			{[]string{"matrix:auth", "mas", "matrix:playbookVars", `{"matrix_authentication_service_hostname":"auth.example.org"}`, "matrix:element", "false", "matrix:serveBaseDomain", "false", "matrix:ipv6", "false"},
+				[]string{"A matrix.example.org", "CNAME auth.example.org"}},
+			{[]string{"matrix:playbookVars", `{"matrix_authentication_service_hostname":"auth.example.org"}`, "matrix:element", "false", "matrix:serveBaseDomain", "false", "matrix:ipv6", "false"},
+				[]string{"A matrix.example.org"}},
 		} {
 			t.Run(m.name+"/"+strings.Join(tc.kv, "="), func(t *testing.T) {
 				res := run(t, m.dryRun, config(append(tc.kv, "matrix:dnsTtl", "120")...))

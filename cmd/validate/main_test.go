@@ -29,9 +29,11 @@ func vars(m map[string]any) string {
 	return string(b)
 }
 
-// matrix is every toggle, every registration mode, both topologies, calls, and
-// playbookVars that enable a bridge, ntfy, Synapse workers and the
-// PostgreSQL backup, as the program renders them.
+// matrix is every toggle, every registration mode, both topologies, calls,
+// MAS (with each registration mode, migrating, on its own hostname, in ha),
+// each Synapse worker preset, mail through SES or an own relay, and
+// playbookVars that enable a bridge, ntfy and the PostgreSQL backup, as the
+// program renders them.
 var matrix = []struct {
 	name string
 	raw  map[string]string
@@ -55,19 +57,26 @@ var matrix = []struct {
 	{"email-own-relay", base("matrix:playbookVars", vars(map[string]any{
 		"exim_relay_relay_use": true, "exim_relay_relay_host_name": "smtp.example.net", "exim_relay_relay_auth": true,
 		"exim_relay_relay_auth_username": "matrix", "exim_relay_relay_auth_password": "s3cret"}))},
-	{"ha-token-workers", ha("matrix:registration", "token", "matrix:playbookVars", vars(map[string]any{
-		"matrix_synapse_workers_enabled": true, "matrix_synapse_workers_preset": "one-of-each"}))},
+	{"ha-token-workers", ha("matrix:registration", "token", "matrix:synapseWorkers", "one-of-each", "matrix:instanceType", "t3.xlarge")},
 	{"ntfy", base("matrix:playbookVars", vars(map[string]any{"ntfy_enabled": true}))},
-	{"workers", base("matrix:playbookVars", vars(map[string]any{
-		"matrix_synapse_workers_enabled": true, "matrix_synapse_workers_preset": "specialized-workers"}))},
+	{"workers-one-of-each", base("matrix:synapseWorkers", "one-of-each", "matrix:instanceType", "t3.xlarge")},
+	{"workers-specialized", base("matrix:synapseWorkers", "specialized-workers", "matrix:instanceType", "m7i.xlarge")},
+	{"mas", base("matrix:auth", "mas")},
+	{"mas-registration-token", base("matrix:auth", "mas", "matrix:registration", "token")},
+	{"mas-registration-open", base("matrix:auth", "mas", "matrix:registration", "open")},
+	{"mas-migrating", base("matrix:auth", "mas", "matrix:playbookVars", vars(map[string]any{"matrix_authentication_service_migration_in_progress": true}))},
+	{"mas-own-hostname", base("matrix:auth", "mas", "matrix:playbookVars", vars(map[string]any{
+		"matrix_authentication_service_hostname": "auth.example.org", "matrix_authentication_service_path_prefix": "/"}))},
+	{"mas-workers", base("matrix:auth", "mas", "matrix:synapseWorkers", "specialized-workers", "matrix:instanceType", "t3.xlarge")},
+	{"ha-mas", ha("matrix:auth", "mas")},
 	{"postgres-backup", base("matrix:playbookVars", vars(map[string]any{"postgres_backup_enabled": true}))},
 	{"bridge-telegram", base("matrix:playbookVars", vars(map[string]any{
 		"matrix_bridge_mautrix_telegram_enabled": true,
 		"matrix_bridge_mautrix_telegram_api_id":  "12345", "matrix_bridge_mautrix_telegram_api_hash": "0123456789abcdef0123456789abcdef"}))},
-	{"everything", base("matrix:turn", "true", "matrix:calls", "element-call", "matrix:registration", "token", "matrix:playbookVars", vars(map[string]any{
-		"ntfy_enabled": true, "postgres_backup_enabled": true, "jitsi_enabled": true,
-		"matrix_synapse_workers_enabled": true, "matrix_synapse_workers_preset": "one-of-each",
-		"matrix_bridge_mautrix_whatsapp_enabled": true, "matrix_bot_draupnir_enabled": false}))},
+	{"everything", base("matrix:turn", "true", "matrix:calls", "element-call", "matrix:registration", "token", "matrix:auth", "mas",
+		"matrix:synapseWorkers", "one-of-each", "matrix:instanceType", "t3.xlarge", "matrix:playbookVars", vars(map[string]any{
+			"ntfy_enabled": true, "postgres_backup_enabled": true, "jitsi_enabled": true,
+			"matrix_bridge_mautrix_whatsapp_enabled": true, "matrix_bot_draupnir_enabled": false}))},
 }
 
 // refused are configurations the program accepts and the upstream's own
@@ -79,6 +88,9 @@ var refused = []struct {
 }{
 	{"bridge-without-api", "You need to define a required configuration setting (`matrix_bridge_mautrix_telegram_api_id`).",
 		base("matrix:playbookVars", vars(map[string]any{"matrix_bridge_mautrix_telegram_enabled": true}))},
+	// MAS's own validation runs on what the program renders for it.
+	{"mas-bad-mail-transport", "matrix_authentication_service_config_email_transport must be one of: blackhole, smtp, or aws_ses",
+		base("matrix:auth", "mas", "matrix:playbookVars", vars(map[string]any{"matrix_authentication_service_config_email_transport": "sendmail"}))},
 }
 
 func inventory(t *testing.T, name string, raw map[string]string) upstreamcheck.Inventory {

@@ -105,6 +105,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.retry.Every, "retry-every", 15*time.Second, "pause between runs with --retry-for")
 	fs.IntVar(&o.cfg.MinCertDays, "min-cert-days", 14, "fail when a certificate expires within this many days")
 	fs.StringVar(&o.cfg.Registration, "registration", "", "expected registration mode: closed, token or open (empty: not checked)")
+	fs.BoolVar(&o.cfg.AuthService, "auth-service", false, "expect the Matrix Authentication Service: check that the server advertises it (auth_metadata, client .well-known); registration is then MAS's and not checked")
 	fs.StringVar(&o.cfg.Username, "user", "", "user (localpart or @user:server) for the round trip")
 	// There is deliberately no --password: a command line is readable by
 	// every local user (ps, /proc/PID/cmdline) and lands in shell history.

@@ -64,8 +64,11 @@ func TestCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 			t.Fatalf("output is not a JSON report: %v\n%s", err, stdout)
 		}
-		if !rep.OK || len(rep.Results) != 12 {
-			t.Errorf("ok=%v with %d results, want 12, none failing", rep.OK, len(rep.Results))
+		if !rep.OK || len(rep.Results) != 13 {
+			t.Errorf("ok=%v with %d results, want 13 (11 passing, auth-service and rtc-focus skipped)", rep.OK, len(rep.Results))
+		}
+		if res, _ := rep.Result(verify.CheckAuthService); res.Status != verify.Skip {
+			t.Errorf("auth-service without --auth-service: %s %s", res.Status, res.Reason)
 		}
 		if res, _ := rep.Result(verify.CheckRoundTrip); res.Status != verify.Pass {
 			t.Errorf("round trip: %s %s", res.Status, res.Reason)
@@ -122,6 +125,7 @@ func TestCLI(t *testing.T) {
 		for _, args := range [][]string{
 			{},
 			{"--registration", "maybe", "example.test"},
+			{"--auth-service", "--registration", "closed", "example.test"},
 			{"--resolve", "example.test:443", "example.test"},
 			{"--connect-to", "example.test:443:127.0.0.1", "example.test"},
 			{"--expect-ipv4", "not-an-ip", "example.test"},

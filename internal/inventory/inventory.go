@@ -107,6 +107,11 @@ type Settings struct {
 	// HA, when set, switches the playbook to an external PostgreSQL, media
 	// on S3 and Traefik behind a load balancer (the ha topology).
 	HA *HASettings
+	// MAS, when set, runs the Matrix Authentication Service.
+	MAS *MASSettings
+	// WorkersPreset names the upstream's Synapse worker preset; empty runs
+	// Synapse as one process.
+	WorkersPreset string
 }
 
 // HASettings are what the ha topology hands the playbook: where the
@@ -124,6 +129,9 @@ type HASettings struct {
 	FederationPort   int    // Traefik's plain federation entrypoint on the host
 	HealthPort       int    // Traefik's internal client API entrypoint on the host, for the health checks
 	TrustedCIDR      string // the only source of X-Forwarded-* headers Traefik trusts
+	// MASDatabasePassword is the password of MAS's own role on the same
+	// database server (required when MAS runs).
+	MASDatabasePassword string
 }
 
 // EmailSettings are the relay the playbook's exim relay delivers through
@@ -188,6 +196,26 @@ type Vars struct {
 	FederationHTTP3Enabled        *bool             `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_http3_enabled,omitempty"`
 	FederationEntrypointCustom    *EntrypointConfig `yaml:"matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_custom,omitempty"`
 	InternalClientAPIHostBindPort string            `yaml:"matrix_playbook_internal_matrix_client_api_traefik_entrypoint_host_bind_port,omitempty"`
+
+	// Synapse workers (docs/configuring-playbook-synapse.md, "Load
+	// balancing with workers"); absent when Synapse runs as one process.
+	WorkersEnabled bool   `yaml:"matrix_synapse_workers_enabled,omitempty"`
+	WorkersPreset  string `yaml:"matrix_synapse_workers_preset,omitempty"`
+
+	// The Matrix Authentication Service (docs/configuring-playbook-matrix-
+	// authentication-service.md); all absent when Synapse authenticates.
+	MASEnabled                 bool     `yaml:"matrix_authentication_service_enabled,omitempty"`
+	MASEncryption              string   `yaml:"matrix_authentication_service_config_secrets_encryption,omitempty"`
+	MASKeyManagement           *bool    `yaml:"matrix_authentication_service_key_management_enabled,omitempty"`
+	MASKeys                    []MASKey `yaml:"matrix_authentication_service_config_secrets_keys,omitempty"`
+	MASPasswordRegistration    *bool    `yaml:"matrix_authentication_service_config_account_password_registration_enabled,omitempty"`
+	MASRegistrationEmail       *bool    `yaml:"matrix_authentication_service_config_account_password_registration_email_required,omitempty"`
+	MASRegistrationTokenNeeded *bool    `yaml:"matrix_authentication_service_config_account_registration_token_required,omitempty"`
+	MASDatabaseHost            string   `yaml:"matrix_authentication_service_config_database_host,omitempty"`
+	MASDatabaseUsername        string   `yaml:"matrix_authentication_service_config_database_username,omitempty"`
+	MASDatabasePassword        string   `yaml:"matrix_authentication_service_config_database_password,omitempty"`
+	MASDatabaseDatabase        string   `yaml:"matrix_authentication_service_config_database_database,omitempty"`
+	MASDatabaseSSLMode         string   `yaml:"matrix_authentication_service_config_database_ssl_mode,omitempty"`
 
 	// The admin account, created declaratively by the playbook's
 	// matrix-user-creator role with the ensure-matrix-users-created tag
@@ -268,16 +296,27 @@ func NewVars(s Settings) (Vars, error) {
 		}
 		v.Users = []User{{Username: s.AdminUser, InitialPassword: s.AdminPassword, InitialType: "admin"}}
 	}
-	switch s.Registration {
-	case RegistrationClosed:
-	case RegistrationToken:
+	switch {
+	case s.MAS != nil:
+		// MAS takes registration over (applyMAS); the upstream refuses
+		// Synapse's own registration beside it.
+	case s.Registration == RegistrationClosed:
+	case s.Registration == RegistrationToken:
 		v.RegistrationEnabled, v.RegistrationRequiresToken = true, true
-	case RegistrationOpen:
+	case s.Registration == RegistrationOpen:
 		// Synapse refuses open registration without verification unless told
 		// explicitly; matrix:registration=open is that explicit choice.
 		v.RegistrationEnabled, v.RegistrationUnverified = true, true
 	default:
 		return Vars{}, fmt.Errorf("inventory: registration mode %q", s.Registration)
+	}
+	if s.WorkersPreset != "" {
+		v.WorkersEnabled, v.WorkersPreset = true, s.WorkersPreset
+	}
+	if s.MAS != nil {
+		if err := v.applyMAS(*s.MAS, s.Registration); err != nil {
+			return Vars{}, err
+		}
 	}
 	if s.HA != nil {
 		if err := v.applyHA(s); err != nil {
@@ -408,6 +447,9 @@ func (v *Vars) applyHA(s Settings) error {
 	v.InternalClientAPIHostBindPort = bind(h.HealthPort)
 	v.TraefikWebTrustedIPs = []string{trusted.String()}
 	v.FederationEntrypointCustom = &EntrypointConfig{ForwardedHeaders{TrustedIPs: []string{trusted.String()}}}
+	if s.MAS != nil {
+		return v.applyMASDatabase(*h)
+	}
 	return nil
 }
 
@@ -462,12 +504,18 @@ func MaskedVars(s Settings) (Vars, error) {
 	if s.HA != nil {
 		ha := *s.HA
 		ha.DatabasePassword = "x"
+		if s.MAS != nil {
+			ha.MASDatabasePassword = "x"
+		}
 		s.HA = &ha
 	}
 	if s.Email != nil {
 		e := *s.Email
 		e.Username, e.Password = "x", "x"
 		s.Email = &e
+	}
+	if s.MAS != nil {
+		s.MAS = maskedMAS(*s.MAS)
 	}
 	extra := map[string]any{}
 	for name, val := range s.Extra {
@@ -488,6 +536,7 @@ func MaskedVars(s Settings) (Vars, error) {
 	if s.Email != nil && err == nil {
 		v.Extra["exim_relay_relay_auth_username"], v.Extra["exim_relay_relay_auth_password"] = MaskedValue, MaskedValue
 	}
+	v.maskMAS()
 	return v, err
 }
 

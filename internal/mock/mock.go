@@ -121,7 +121,17 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if err := c.check(args); err != nil {
 		return "", nil, err
 	}
-	id, computed := c.create(args)
+	var id string
+	var computed resource.PropertyMap
+	if args.TypeToken == "tls:index/privateKey:PrivateKey" {
+		gen := fmt.Sprint(c.Generation[args.Name])
+		var err error
+		if id, computed, err = tlsKey(args.Inputs, func(n int) string { return hexID(n, args.TypeToken, args.Name, gen) }); err != nil {
+			return "", nil, fmt.Errorf("mock: %s: %w", args.Name, err)
+		}
+	} else {
+		id, computed = c.create(args)
+	}
 	state := args.Inputs.Copy()
 	for k, v := range computed {
 		if in, set := state[k]; set && in.IsObject() && v.IsObject() {

@@ -93,8 +93,6 @@ func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyM
 	case "aws:route53/record:Record":
 		id := fmt.Sprintf("%s_%s_%s", str(in, "zoneId"), str(in, "name"), str(in, "type"))
 		return id, resource.NewPropertyMapFromMap(props{"fqdn": str(in, "name")})
-	case "tls:index/privateKey:PrivateKey":
-		return sshKey(h)
 	case "random:index/randomBytes:RandomBytes":
 		raw := []byte(hexID(2*num(in, "length"), typ, name, gen))[:num(in, "length")]
 		return "none", resource.PropertyMap{

@@ -233,6 +233,12 @@ func prodRegistration(s Stack) []Violation {
 		if vars["matrix_synapse_enable_registration"] == true && vars["matrix_synapse_registration_requires_token"] != true {
 			vs = append(vs, Violation{RuleProdClosed, path, "anyone can register; use matrix:registration closed or token"})
 		}
+		// With the Matrix Authentication Service, registration is MAS's.
+		if vars["matrix_authentication_service_enabled"] == true &&
+			vars["matrix_authentication_service_config_account_password_registration_enabled"] != false &&
+			vars["matrix_authentication_service_config_account_registration_token_required"] != true {
+			vs = append(vs, Violation{RuleProdClosed, path, "anyone can register with the Matrix Authentication Service; use matrix:registration closed or token"})
+		}
 	}
 	return vs
 }

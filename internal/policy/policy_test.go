@@ -73,11 +73,16 @@ func TestGeneratedConfigs(t *testing.T) {
 			"matrix:serveBaseDomain", pick("true", "false"),
 			"matrix:instanceType", pick("t3.small", "t3.medium", "t4g.small", "m7i.large", "m7g.large"),
 			"matrix:registration", pick("closed", "token", "open"),
-			"matrix:playbookVars", pick(`{}`, `{"ntfy_enabled":true}`, `{"ntfy_enabled":true,"matrix_synapse_workers_enabled":true,"matrix_synapse_workers_preset":"one-of-each"}`),
+			"matrix:playbookVars", pick(`{}`, `{"ntfy_enabled":true}`),
+			"matrix:auth", pick("synapse", "mas"),
+			"matrix:synapseWorkers", pick("none", "none", "one-of-each", "specialized-workers"),
 			"matrix:sshPublicKey", pick("", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIJvGDR4Dkbc3USWRXrEcdqhHfyZ2sxG6i6A8B5hcCYm op"),
 			"matrix:protect", pick("true", "false"),
 			"matrix:provision", pick("true", "true", "false"),
 		)
+		if raw["matrix:synapseWorkers"] != "none" {
+			raw["matrix:instanceType"] = pick("t3.xlarge", "m7g.xlarge")
+		}
 		if stack == "prod" {
 			raw["matrix:alertEmail"] = pick("ops@example.org", "matrix-alerts+prod@mail.example.co.uk")
 			raw["matrix:protect"] = "true"
@@ -153,6 +158,18 @@ func TestEachRuleCatchesItsViolation(t *testing.T) {
 		{RuleProdAlerting + "/silent-alarm", func(t *testing.T) Stack {
 			s := synthesize(t, "prod", haBase("matrix:protect", "true", "matrix:alertEmail", "ops@example.org"))
 			s.Result.Cloud.Find("aws:cloudwatch/metricAlarm:MetricAlarm")[0].Inputs["okActions"] = resource.NewArrayProperty(nil)
+			return s
+		}},
+		{RuleProdClosed + "/mas", func(t *testing.T) Stack {
+			// Synapse's own registration stays closed, MAS's is opened.
+			s := synthesize(t, "prod", base("matrix:protect", "true", "matrix:auth", "mas", "matrix:alertEmail", "ops@example.org"))
+			for path, f := range s.Result.Files {
+				if text, ok := f.Value.(string); ok && strings.HasSuffix(path, "/vars.yml") {
+					f.Value = strings.Replace(text, "matrix_authentication_service_config_account_password_registration_enabled: false",
+						"matrix_authentication_service_config_account_password_registration_enabled: true", 1)
+					s.Result.Files[path] = f
+				}
+			}
 			return s
 		}},
 		{RuleSecretsPlain, func(t *testing.T) Stack {

@@ -26,6 +26,11 @@ type Config struct {
 	// MinCertDays fails a TLS check whose certificate chain expires within
 	// this many days.
 	MinCertDays int
+	// AuthService expects the server to delegate authentication to the
+	// Matrix Authentication Service and checks that it advertises it.
+	// Registration then belongs to MAS, whose web pages the registration
+	// check cannot read, so Registration must be empty.
+	AuthService bool
 	// Username and Password enable the client round trip when both are set.
 	// Username is a localpart or a full user ID.
 	Username string
@@ -58,6 +63,9 @@ func (c *Config) Validate() error {
 	case "", RegistrationClosed, RegistrationToken, RegistrationOpen:
 	default:
 		return fmt.Errorf("unknown registration mode %q (want closed, token or open)", c.Registration)
+	}
+	if c.AuthService && c.Registration != "" {
+		return errors.New("the registration mode cannot be checked when the Matrix Authentication Service handles registration")
 	}
 	if (c.Username == "") != (c.Password == "") {
 		return errors.New("username and password must be given together")

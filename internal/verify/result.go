@@ -32,6 +32,7 @@ const (
 	CheckClientVersions    = "client-versions"
 	CheckRegistration      = "registration"
 	CheckRoundTrip         = "round-trip"
+	CheckAuthService       = "auth-service"
 	CheckDNS               = "dns"
 	CheckRTCFocus          = "rtc-focus"
 )
@@ -40,7 +41,7 @@ var checkOrder = []string{
 	CheckWellKnownServer, CheckWellKnownClient, CheckDiscovery,
 	CheckFederationTLS, CheckFederationVersion, CheckFederationKeys,
 	CheckClientTLS, CheckClientVersions, CheckRegistration,
-	CheckRoundTrip, CheckDNS, CheckRTCFocus,
+	CheckRoundTrip, CheckAuthService, CheckDNS, CheckRTCFocus,
 }
 
 // Duration is a time.Duration that encodes to JSON as milliseconds.

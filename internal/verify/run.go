@@ -95,8 +95,17 @@ func (v *verifier) clientChecks(ctx context.Context, wg *sync.WaitGroup) {
 		return r
 	})
 	if base == nil {
-		v.skipBlocked(CheckWellKnownClient, CheckClientTLS, CheckClientVersions, CheckRegistration, CheckRoundTrip)
+		v.skipBlocked(CheckWellKnownClient, CheckClientTLS, CheckClientVersions, CheckRegistration, CheckRoundTrip, CheckAuthService)
 		return
+	}
+	if v.cfg.AuthService {
+		wg.Go(func() {
+			v.probe(ctx, CheckAuthService, func(ctx context.Context) Result {
+				return v.checkAuthService(ctx, base)
+			})
+		})
+	} else {
+		v.record(CheckAuthService, skipped("the server is not expected to use the Matrix Authentication Service (--auth-service)"))
 	}
 	wg.Go(func() {
 		v.probe(ctx, CheckClientTLS, func(ctx context.Context) Result {
@@ -108,7 +117,9 @@ func (v *verifier) clientChecks(ctx context.Context, wg *sync.WaitGroup) {
 			return v.checkClientVersions(ctx, base)
 		})
 	})
-	if v.cfg.Registration == "" {
+	if v.cfg.AuthService {
+		v.record(CheckRegistration, skipped("the Matrix Authentication Service handles registration"))
+	} else if v.cfg.Registration == "" {
 		v.record(CheckRegistration, skipped("no expected mode given (--registration)"))
 	} else {
 		wg.Go(func() {

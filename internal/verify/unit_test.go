@@ -86,6 +86,7 @@ func TestValidate(t *testing.T) {
 		"server name":  {},
 		"invalid name": {ServerName: "exa mple.com"},
 		"registration": {ServerName: "example.com", Registration: "sometimes"},
+		"auth service": {ServerName: "example.com", Registration: RegistrationClosed, AuthService: true},
 		"password":     {ServerName: "example.com", Username: "alice"},
 		"ipv4":         {ServerName: "example.com", ExpectIPv4: []netip.Addr{netip.MustParseAddr("::1")}},
 		"ipv6":         {ServerName: "example.com", ExpectIPv6: []netip.Addr{netip.MustParseAddr("192.0.2.1")}},

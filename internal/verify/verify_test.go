@@ -23,13 +23,17 @@ func TestDendrite(t *testing.T) {
 		t.Parallel()
 		rep := run(t, f.config(t, f.routes(t), zone()))
 		for _, res := range rep.Results {
-			// The call check runs only when asked (TestRTCFocus).
-			if res.Status != verify.Pass && res.Check != verify.CheckRTCFocus {
+			// Dendrite has no Matrix Authentication Service, and the call
+			// check runs only when asked (TestRTCFocus): neither is asked for.
+			if res.Status != verify.Pass && res.Check != verify.CheckAuthService && res.Check != verify.CheckRTCFocus {
 				t.Errorf("%s: %s: %s", res.Check, res.Status, res.Reason)
 			}
 		}
-		if len(rep.Results) != 12 || !rep.OK {
-			t.Errorf("got %d results, ok=%v; want 12 checks, all but rtc-focus passing", len(rep.Results), rep.OK)
+		if res, _ := rep.Result(verify.CheckAuthService); res.Status != verify.Skip {
+			t.Errorf("auth-service: %s (%s), want skip without --auth-service", res.Status, res.Reason)
+		}
+		if len(rep.Results) != 13 || !rep.OK {
+			t.Errorf("got %d results, ok=%v; want 13 checks, all but auth-service and rtc-focus passing", len(rep.Results), rep.OK)
 		}
 		if res, _ := rep.Result(verify.CheckRTCFocus); res.Status != verify.Skip {
 			t.Errorf("rtc-focus: %s (%s) without --expect-rtc-focus, want skip", res.Status, res.Reason)
@@ -70,6 +74,10 @@ func TestDendrite(t *testing.T) {
 	t.Run("SRV discovery", func(t *testing.T) {
 		t.Parallel()
 		testSRV(t, f)
+	})
+	t.Run("auth service", func(t *testing.T) {
+		t.Parallel()
+		testAuthService(t, f)
 	})
 	t.Run("retry until pass", func(t *testing.T) {
 		t.Parallel()
@@ -123,7 +131,7 @@ func testRTCFocus(t *testing.T, f *fixture) {
 				t.Errorf("report ok=%v with rtc-focus %s", rep.OK, res.Status)
 			}
 			for _, other := range rep.Results {
-				if other.Check != verify.CheckRTCFocus && other.Status != verify.Pass {
+				if other.Check != verify.CheckRTCFocus && other.Check != verify.CheckAuthService && other.Status != verify.Pass {
 					t.Errorf("%s: %s (%s): the added member broke it", other.Check, other.Status, other.Reason)
 				}
 			}
