@@ -58,8 +58,8 @@ func TestCommittedStacks(t *testing.T) {
 }
 
 // TestGeneratedConfigs checks the invariants over a spread of valid
-// configurations: every toggle, call stack, registration mode and
-// instance family.
+// configurations: every toggle, call stack, registration mode, access
+// mode, mail and alerting choice, zone and instance family.
 func TestGeneratedConfigs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
@@ -79,7 +79,12 @@ func TestGeneratedConfigs(t *testing.T) {
 			"matrix:sshPublicKey", pick("", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIJvGDR4Dkbc3USWRXrEcdqhHfyZ2sxG6i6A8B5hcCYm op"),
 			"matrix:protect", pick("true", "false"),
 			"matrix:provision", pick("true", "true", "false"),
+			"matrix:email", pick("none", "ses"),
+			"matrix:availabilityZone", pick("", "eu-central-1a", "eu-central-1b"),
 		)
+		if rng.IntN(3) == 0 {
+			raw["matrix:alertEmail"] = "ops@example.org"
+		}
 		if raw["matrix:synapseWorkers"] != "none" {
 			raw["matrix:instanceType"] = pick("t3.xlarge", "m7g.xlarge")
 		}
@@ -96,6 +101,7 @@ func TestGeneratedConfigs(t *testing.T) {
 		}
 		if rng.IntN(3) == 0 {
 			delete(raw, "matrix:access")
+			delete(raw, "matrix:availabilityZone")
 			raw["matrix:topology"], raw["matrix:sshAllowedCidrs"], raw["matrix:turn"], raw["matrix:sshPublicKey"] = "ha", "[]", "false", ""
 			raw["matrix:calls"] = "none"
 			raw["matrix:dbMultiAz"] = pick("true", "false")
