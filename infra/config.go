@@ -558,22 +558,14 @@ func (r *reader) instanceType() (string, Arch) {
 }
 
 func (r *reader) registration() Registration {
-	v, _ := r.value("registration")
-	switch reg := Registration(strings.ToLower(strings.TrimSpace(v))); reg {
-	case RegistrationClosed, RegistrationToken, RegistrationOpen:
-		return reg
-	}
-	r.add("registration", "%q is not a registration mode; use closed (default), token or open", v)
-	return ""
+	return oneOf(r, "registration", "a registration mode", "closed (default), token or open",
+		RegistrationClosed, RegistrationToken, RegistrationOpen)
 }
 
 func (r *reader) calls() Calls {
-	v, _ := r.value("calls")
-	switch c := Calls(strings.ToLower(strings.TrimSpace(v))); c {
-	case CallsNone, CallsElementCall:
+	if c := oneOf(r, "calls", "a call stack", "none (default) or element-call", CallsNone, CallsElementCall); c != "" {
 		return c
 	}
-	r.add("calls", "%q is not a call stack; use none (default) or element-call", v)
 	return CallsNone
 }
 
@@ -608,13 +600,7 @@ func (r *reader) adminUser() string {
 }
 
 func (r *reader) topology() Topology {
-	v, _ := r.value("topology")
-	switch t := Topology(strings.ToLower(strings.TrimSpace(v))); t {
-	case TopologySingle, TopologyHA:
-		return t
-	}
-	r.add("topology", "%q is not a topology; use single (default) or ha", v)
-	return ""
+	return oneOf(r, "topology", "a topology", "single (default) or ha", TopologySingle, TopologyHA)
 }
 
 var dbInstanceClassPattern = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
@@ -629,12 +615,19 @@ func (r *reader) dbInstanceClass() string {
 }
 
 func (r *reader) access() Access {
-	v, _ := r.value("access")
-	switch a := Access(strings.ToLower(strings.TrimSpace(v))); a {
-	case AccessSSM, AccessSSH:
-		return a
+	return oneOf(r, "access", "an access mode", "ssm (default: SSH through AWS Systems Manager, no port 22) or ssh (port 22 from matrix:sshAllowedCidrs)",
+		AccessSSM, AccessSSH)
+}
+
+// oneOf reads a key whose value is one of a fixed set, in any case and
+// with surrounding space; anything else is refused naming what to use,
+// and reads as "".
+func oneOf[T ~string](r *reader, key, what, use string, allowed ...T) T {
+	v, _ := r.value(key)
+	if t := T(strings.ToLower(strings.TrimSpace(v))); slices.Contains(allowed, t) {
+		return t
 	}
-	r.add("access", "%q is not an access mode; use ssm (default: SSH through AWS Systems Manager, no port 22) or ssh (port 22 from matrix:sshAllowedCidrs)", v)
+	r.add(key, "%q is not %s; use %s", v, what, use)
 	return ""
 }
 

@@ -37,12 +37,8 @@ var localPartPattern = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+(\.[A-
 // SES and whose DNS records it publishes in the stack's zone, and the IAM
 // policy lets the credentials send from nothing else.
 func (r *reader) email(domain, region string) (Email, string, bool) {
-	v, _ := r.value("email")
-	mode := Email(strings.ToLower(strings.TrimSpace(v)))
-	switch mode {
-	case EmailNone, EmailSES:
-	default:
-		r.add("email", "%q is not a mail setting; use none (default) or ses", v)
+	mode := oneOf(r, "email", "a mail setting", "none (default) or ses", EmailNone, EmailSES)
+	if mode == "" {
 		return "", "", false
 	}
 	dmarc := r.boolean("emailDmarc")

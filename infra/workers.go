@@ -66,13 +66,7 @@ func (c Config) MASMigrating() bool {
 const masMigrationVar = "matrix_authentication_service_migration_in_progress"
 
 func (r *reader) auth() Auth {
-	v, _ := r.value("auth")
-	switch a := Auth(strings.ToLower(strings.TrimSpace(v))); a {
-	case AuthSynapse, AuthMAS:
-		return a
-	}
-	r.add("auth", "%q is not an authentication mode; use synapse (default) or mas", v)
-	return ""
+	return oneOf(r, "auth", "an authentication mode", "synapse (default) or mas", AuthSynapse, AuthMAS)
 }
 
 // synapseWorkers reads the preset and refuses an instance type without

@@ -25,6 +25,21 @@ type wellKnown struct {
 	body   []byte
 }
 
+// clientWellKnown fetches /.well-known/matrix/client as its top-level
+// members, which the checks of optional features (MAS, calls) each decode
+// their own member of.
+func (v *verifier) clientWellKnown(ctx context.Context) (map[string]json.RawMessage, error) {
+	wk, err := fetchWellKnown(ctx, v.http, v.host, "client")
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(wk.body, &doc); err != nil {
+		return nil, fmt.Errorf("/.well-known/matrix/client is not valid JSON: %w", err)
+	}
+	return doc, nil
+}
+
 func fetchWellKnown(ctx context.Context, hc *http.Client, host, doc string) (*wellKnown, error) {
 	u := url.URL{Scheme: "https", Host: host, Path: "/.well-known/matrix/" + doc}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

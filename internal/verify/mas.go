@@ -56,13 +56,9 @@ func (v *verifier) checkAuthService(ctx context.Context, base *url.URL) Result {
 	if md.AuthorizationEndpoint == "" || md.TokenEndpoint == "" {
 		return failed(fix, "%s names no authorization or token endpoint", where)
 	}
-	wk, err := fetchWellKnown(ctx, v.http, v.host, "client")
+	doc, err := v.clientWellKnown(ctx)
 	if err != nil {
 		return failed(fix, "%v", err)
-	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(wk.body, &doc); err != nil {
-		return failed(fix, "/.well-known/matrix/client is not valid JSON: %v", err)
 	}
 	raw, ok := doc[msc2965WellKnownKey]
 	if !ok {

@@ -28,13 +28,9 @@ type rtcFocus struct {
 // before they offer group calls.
 func (v *verifier) checkRTCFocus(ctx context.Context) Result {
 	fix := fmt.Sprintf(fixRTCFocus, v.host)
-	wk, err := fetchWellKnown(ctx, v.http, v.host, "client")
+	doc, err := v.clientWellKnown(ctx)
 	if err != nil {
 		return failed(fix, "%v", err)
-	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(wk.body, &doc); err != nil {
-		return failed(fix, "/.well-known/matrix/client is not valid JSON: %v", err)
 	}
 	raw, ok := doc[rtcFociKey]
 	if !ok {
