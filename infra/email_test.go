@@ -2,7 +2,6 @@ package infra_test
 
 import (
 	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -261,15 +260,7 @@ func TestMailDNSLookup(t *testing.T) {
 				c.SetExisting(mock.Existing{Records: tc.records})
 				res, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: tc.raw, DryRun: m.dryRun, Cloud: c})
 				if tc.want != "" {
-					var ce *infra.ConfigError
-					if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].String() != tc.want {
-						t.Fatalf("error:\n%v\nwant the one problem\n%s", err, tc.want)
-					}
-					for _, r := range c.Resources() {
-						if !strings.HasPrefix(r.Type, "pulumi:") {
-							t.Errorf("declared %s %s before refusing", r.Type, r.Name)
-						}
-					}
+					refusedBeforeDeclaring(t, err, c, tc.want)
 					return
 				}
 				if err != nil {

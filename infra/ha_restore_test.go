@@ -1,7 +1,6 @@
 package infra_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -129,11 +128,7 @@ func TestHARestoreGuard(t *testing.T) {
 					}
 					return
 				}
-				var ce *infra.ConfigError
-				if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].String() != tc.want {
-					t.Fatalf("error:\n%v\nwant the one problem\n%s", err, tc.want)
-				}
-				declaredNothing(t, c)
+				refusedBeforeDeclaring(t, err, c, tc.want)
 			})
 		}
 	}

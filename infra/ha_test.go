@@ -623,15 +623,7 @@ func TestTopologySwitch(t *testing.T) {
 					}
 					return
 				}
-				var ce *infra.ConfigError
-				if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].String() != tc.want {
-					t.Fatalf("error:\n%v\nwant the one problem\n%s", err, tc.want)
-				}
-				for _, r := range c.Resources() {
-					if !strings.HasPrefix(r.Type, "pulumi:") {
-						t.Errorf("declared %s %s before refusing", r.Type, r.Name)
-					}
-				}
+				refusedBeforeDeclaring(t, err, c, tc.want)
 			})
 		}
 	}

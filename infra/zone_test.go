@@ -68,12 +68,19 @@ func TestHostZoneRejected(t *testing.T) {
 		{"eu-central-1d", "matrix:availabilityZone: eu-central-1d is not an availability zone of eu-central-1 available without opt-in (those are eu-central-1a, eu-central-1b, eu-central-1c); use eu-central-1a or eu-central-1b"},
 	} {
 		_, c, err := runIn(t, true, config("matrix:availabilityZone", tc.zone), mock.Existing{})
-		var ce *infra.ConfigError
-		if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].String() != tc.want {
-			t.Errorf("%s: error\n%v\nwant the one problem\n%s", tc.zone, err, tc.want)
-		}
-		declaredNothing(t, c)
+		refusedBeforeDeclaring(t, err, c, tc.want)
 	}
+}
+
+// refusedBeforeDeclaring checks that err is the configuration error with
+// exactly the one problem want, and that nothing was declared before it.
+func refusedBeforeDeclaring(t *testing.T, err error, c *mock.Cloud, want string) {
+	t.Helper()
+	var ce *infra.ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].String() != want {
+		t.Errorf("error:\n%v\nwant the one problem\n%s", err, want)
+	}
+	declaredNothing(t, c)
 }
 
 func declaredNothing(t *testing.T, c *mock.Cloud) {

@@ -82,22 +82,26 @@ func (c *Cloud) existingResources() Existing {
 	return Existing{}
 }
 
+// filterValue is the volume's value for a DescribeVolumes filter name:
+// tag:<key> and volume-id, the filters the program uses.
+func (v ExistingVolume) filterValue(name string) (string, bool) {
+	if key, ok := strings.CutPrefix(name, "tag:"); ok {
+		val, has := v.Tags[key]
+		return val, has
+	}
+	if name == "volume-id" {
+		return v.ID, true
+	}
+	return "", false
+}
+
 // ebsVolumes answers ec2's DescribeVolumes as the getEbsVolumes data source
 // does: every volume matching all filters (tag:<key> filters and
 // volume-id), an empty list when none does.
 func (c *Cloud) ebsVolumes(region string, args resource.PropertyMap) (resource.PropertyMap, error) {
 	ids := []any{}
 	for _, v := range c.existingResources().Volumes {
-		if matchesFilters(args, func(name string) (string, bool) {
-			if key, ok := strings.CutPrefix(name, "tag:"); ok {
-				val, has := v.Tags[key]
-				return val, has
-			}
-			if name == "volume-id" {
-				return v.ID, true
-			}
-			return "", false
-		}) {
+		if matchesFilters(args, v.filterValue) {
 			ids = append(ids, v.ID)
 		}
 	}
@@ -164,16 +168,7 @@ func (c *Cloud) dbInstance(region string, args resource.PropertyMap) (resource.P
 func (c *Cloud) volume(region string, args resource.PropertyMap) (resource.PropertyMap, error) {
 	var found []ExistingVolume
 	for _, v := range c.existingResources().Volumes {
-		if matchesFilters(args, func(name string) (string, bool) {
-			if key, ok := strings.CutPrefix(name, "tag:"); ok {
-				val, has := v.Tags[key]
-				return val, has
-			}
-			if name == "volume-id" {
-				return v.ID, true
-			}
-			return "", false
-		}) {
+		if matchesFilters(args, v.filterValue) {
 			found = append(found, v)
 		}
 	}
