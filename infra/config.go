@@ -680,10 +680,16 @@ func (r *reader) haOnlyChecks(c Config) {
 var amiPattern = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
 
 func (r *reader) amiID() string {
-	v, _ := r.value("amiId")
+	return r.optionalID("amiId", amiPattern, "is not an AMI ID such as ami-0123456789abcdef0; remove the key to use the newest Ubuntu 24.04")
+}
+
+// optionalID reads an AWS resource ID that may be left empty; a value
+// that is not one of its kind is refused with msg and reads as "".
+func (r *reader) optionalID(key string, pattern *regexp.Regexp, msg string) string {
+	v, _ := r.value(key)
 	v = strings.TrimSpace(v)
-	if v != "" && !amiPattern.MatchString(v) {
-		r.add("amiId", "%q is not an AMI ID such as ami-0123456789abcdef0; remove the key to use the newest Ubuntu 24.04", v)
+	if v != "" && !pattern.MatchString(v) {
+		r.add(key, "%q %s", v, msg)
 		return ""
 	}
 	return v

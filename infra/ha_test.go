@@ -356,17 +356,7 @@ func TestHAIAMLeastPrivilege(t *testing.T) {
 
 func haVars(t *testing.T, raw map[string]string) (string, map[string]any) {
 	t.Helper()
-	res := run(t, false, raw)
-	v := get(one(t, res.Cloud, paramType, "vars").Inputs, "value")
-	if !v.IsSecret() {
-		t.Fatalf("vars parameter value is not secret")
-	}
-	text := v.SecretValue().Element.StringValue()
-	var m map[string]any
-	if err := yaml.Unmarshal([]byte(text), &m); err != nil {
-		t.Fatal(err)
-	}
-	return text, m
+	return haVarsIn(t, run(t, false, raw).Cloud)
 }
 
 // TestHARenderedVars checks the vars the hosts apply against the values of

@@ -124,13 +124,8 @@ func RestoredIdentifier(base string, d DBRestore, source string) string {
 var snapshotIDPattern = regexp.MustCompile(`^snap-[0-9a-f]{8}([0-9a-f]{9})?$`)
 
 func (r *reader) snapshotID() string {
-	v, _ := r.value("dataVolumeSnapshotId")
-	v = strings.TrimSpace(v)
-	if v != "" && !snapshotIDPattern.MatchString(v) {
-		r.add("dataVolumeSnapshotId", "%q is not an EBS snapshot ID such as snap-0123456789abcdef0 (aws ec2 describe-snapshots lists the stack's daily snapshots; see docs/runbook-zone-move.md)", v)
-		return ""
-	}
-	return v
+	return r.optionalID("dataVolumeSnapshotId", snapshotIDPattern,
+		"is not an EBS snapshot ID such as snap-0123456789abcdef0 (aws ec2 describe-snapshots lists the stack's daily snapshots; see docs/runbook-zone-move.md)")
 }
 
 var zoneNamePattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d[a-z]$`)

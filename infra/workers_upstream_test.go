@@ -5,27 +5,15 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/matrix-on-aws/homeserver/ansible"
 	"github.com/matrix-on-aws/homeserver/infra"
-	"github.com/matrix-on-aws/homeserver/internal/snapshot"
+	"github.com/matrix-on-aws/homeserver/internal/upstreamcheck"
 	"gopkg.in/yaml.v3"
 )
 
 // TestWorkerPresetsMatchUpstream keeps the worker counts the memory rule
 // uses equal to the pinned upstream's matrix_synapse_workers_presets.
 func TestWorkerPresetsMatchUpstream(t *testing.T) {
-	pin, err := ansible.LoadPin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tarball, err := snapshot.Path(pin.Commit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := snapshot.Unpack(tarball, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := upstreamcheck.UnpackForTest(t)
 	b, err := os.ReadFile(filepath.Join(root, "roles", "custom", "matrix-synapse", "defaults", "main.yml"))
 	if err != nil {
 		t.Fatal(err)
