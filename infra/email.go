@@ -168,13 +168,16 @@ type MailDNS struct {
 	DMARC string // the value of an existing _dmarc.<domain> record, "" when none
 }
 
-// lookUpMail reads the zone's records at _dmarc.<domain> and
-// bounce.<domain>. An existing DMARC record is kept (the stack publishes
-// none then); records at the MAIL FROM domain other than the ones the stack
-// publishes would make SES's custom MAIL FROM fail, and are refused.
+// lookUpMail reads the zone's records at _dmarc.<domain>,
+// _domainkey.<domain> and bounce.<domain>. An existing DMARC record is kept
+// (the stack publishes none then); records at the MAIL FROM domain other
+// than the ones the stack publishes would make SES's custom MAIL FROM fail,
+// and are refused. So is a name the zone delegates to other name servers:
+// records the stack put there would never be served, and the identity
+// would never verify.
 func lookUpMail(ctx *pulumi.Context, cfg Config, zoneID string, opts ...pulumi.InvokeOption) (MailDNS, error) {
 	var out MailDNS
-	pattern := `^(_dmarc|` + MailFromLabel + `)\.` + regexp.QuoteMeta(cfg.Domain) + `\.?$`
+	pattern := `^(_dmarc|_domainkey|` + MailFromLabel + `)\.` + regexp.QuoteMeta(cfg.Domain) + `\.?$`
 	res, err := route53.GetRecords(ctx, &route53.GetRecordsArgs{ZoneId: zoneID, NameRegex: pulumi.StringRef(pattern)}, opts...)
 	if err != nil {
 		return out, fmt.Errorf("looking up the records at _dmarc.%s and %s.%s in zone %s: %w", cfg.Domain, MailFromLabel, cfg.Domain, zoneID, err)
@@ -185,6 +188,9 @@ func lookUpMail(ctx *pulumi.Context, cfg Config, zoneID string, opts ...pulumi.I
 		name := strings.TrimSuffix(strings.ToLower(set.Name), ".")
 		value := recordValue(set)
 		switch {
+		case set.Type == "NS":
+			return out, fmt.Errorf("%s is delegated to other name servers (%s) in zone %s, so the records SES needs there would never be served: remove the delegation, or use matrix:email none",
+				name, value, zoneID)
 		case name == "_dmarc."+cfg.Domain && (set.Type == "TXT" || set.Type == "CNAME"):
 			out.DMARC = value
 		case name != mailFrom:

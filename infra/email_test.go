@@ -253,6 +253,10 @@ func TestMailDNSLookup(t *testing.T) {
 			`matrix:email: bounce.example.org already holds CNAME "bounces.example.net." in zone Z0EXAMPLE; SES's custom MAIL FROM domain needs only its own MX (10 feedback-smtp.eu-central-1.amazonses.com) and SPF ("v=spf1 include:amazonses.com ~all") records there: remove those records, or use matrix:email none`},
 		{"mx of another region", config("matrix:email", "ses"), []mock.ExistingRecord{rec("bounce.example.org.", "MX", "10 feedback-smtp.us-east-1.amazonses.com")}, "",
 			`matrix:email: bounce.example.org already holds MX "10 feedback-smtp.us-east-1.amazonses.com" in zone Z0EXAMPLE; SES's custom MAIL FROM domain needs only its own MX (10 feedback-smtp.eu-central-1.amazonses.com) and SPF ("v=spf1 include:amazonses.com ~all") records there: remove those records, or use matrix:email none`},
+		{"delegated dkim names", config("matrix:email", "ses"), []mock.ExistingRecord{rec("_domainkey.example.org.", "NS", "ns1.dkim.example.net.")}, "",
+			`matrix:email: _domainkey.example.org is delegated to other name servers (ns1.dkim.example.net.) in zone Z0EXAMPLE, so the records SES needs there would never be served: remove the delegation, or use matrix:email none`},
+		{"delegated mail from", config("matrix:email", "ses"), []mock.ExistingRecord{rec("bounce.example.org.", "NS", "ns1.example.net.")}, "",
+			`matrix:email: bounce.example.org is delegated to other name servers (ns1.example.net.) in zone Z0EXAMPLE, so the records SES needs there would never be served: remove the delegation, or use matrix:email none`},
 	} {
 		for _, m := range modes {
 			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
