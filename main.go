@@ -1,10 +1,11 @@
 // Command matrix is the Pulumi program that deploys a Matrix homeserver on
 // AWS. It loads the stack's configuration, builds the stack and exports its
-// outputs; everything else lives in infra/.
+// outputs; the topology packages under infra/ declare the rest..
 package main
 
 import (
 	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/infra/deploy"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -24,7 +25,7 @@ func main() {
 		if err != nil {
 			return err
 		}
-		hs, err := infra.NewHomeserver(ctx, "homeserver", cfg)
+		hs, err := deploy.Homeserver(ctx, "homeserver", cfg)
 		if err != nil {
 			return err
 		}

@@ -51,29 +51,29 @@ func sessionPolicy() (string, error) {
 // ec2TrustPolicy lets EC2 hand a role's credentials to the instance.
 const ec2TrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
-// newInstanceRole is the identity of a host of either topology: a role EC2
+// NewInstanceRole is the identity of a host of either topology: a role EC2
 // may assume and the instance profile that carries it. The caller grants
 // the role what its host does.
-func newInstanceRole(ctx *pulumi.Context, description string, opts ...pulumi.ResourceOption) (*iam.Role, *iam.InstanceProfile, error) {
+func NewInstanceRole(ctx *pulumi.Context, description string, opts ...pulumi.ResourceOption) (*iam.Role, *iam.InstanceProfile, error) {
 	role, err := iam.NewRole(ctx, "host", &iam.RoleArgs{
 		Description:      pulumi.String(description),
 		AssumeRolePolicy: pulumi.String(ec2TrustPolicy),
-		Tags:             nameTag(ctx, "host"),
+		Tags:             NameTag(ctx, "host"),
 	}, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
 	profile, err := iam.NewInstanceProfile(ctx, "host", &iam.InstanceProfileArgs{
 		Role: role.Name,
-		Tags: nameTag(ctx, "host"),
+		Tags: NameTag(ctx, "host"),
 	}, opts...)
 	return role, profile, err
 }
 
-// newSessionIdentity gives a single host what Session Manager needs and
+// NewSessionIdentity gives a single host what Session Manager needs and
 // nothing more: the role, its profile, and the inline SessionActions.
-func newSessionIdentity(ctx *pulumi.Context, opts ...pulumi.ResourceOption) (*iam.InstanceProfile, *iam.RolePolicy, error) {
-	role, profile, err := newInstanceRole(ctx, "Matrix homeserver host: AWS Systems Manager Session Manager only", opts...)
+func NewSessionIdentity(ctx *pulumi.Context, opts ...pulumi.ResourceOption) (*iam.InstanceProfile, *iam.RolePolicy, error) {
+	role, profile, err := NewInstanceRole(ctx, "Matrix homeserver host: AWS Systems Manager Session Manager only", opts...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -36,8 +37,8 @@ func healthCheckRegion(region string) (string, bool) {
 	return HealthCheckMetricsRegion, true
 }
 
-// runbook is where every alarm's description sends the reader.
-const runbook = "docs/troubleshooting.md, section \"Alerts\""
+// Runbook is where every alarm's description sends the reader.
+const Runbook = "docs/troubleshooting.md, section \"Alerts\""
 
 // Alerting is the component that mails matrix:alertEmail when the
 // homeserver breaks: SNS topics with the address subscribed, Route 53
@@ -97,7 +98,7 @@ func newAlerting(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption)
 func newAlertTopic(ctx *pulumi.Context, cfg Config, name string, opts ...pulumi.ResourceOption) (*sns.Topic, *sns.TopicSubscription, error) {
 	topic, err := sns.NewTopic(ctx, name, &sns.TopicArgs{
 		DisplayName: pulumi.String(fmt.Sprintf("%s-%s alerts", ctx.Project(), ctx.Stack())),
-		Tags:        nameTag(ctx, name),
+		Tags:        NameTag(ctx, name),
 	}, opts...)
 	if err != nil {
 		return nil, nil, err
@@ -123,9 +124,9 @@ type healthCheck struct {
 
 func healthChecks(cfg Config) []healthCheck {
 	return []healthCheck{
-		{"client-api", "client API", fmt.Sprintf("https://%s%s", cfg.MatrixHost(), HealthPath), albHTTPSPort, HealthPath,
+		{"client-api", "client API", fmt.Sprintf("https://%s%s", cfg.MatrixHost(), HealthPath), ALBHTTPSPort, HealthPath,
 			"Users' apps (Element and others) cannot reach the homeserver: no messages, no logins."},
-		{"federation", "federation API", fmt.Sprintf("https://%s:%d%s", cfg.MatrixHost(), albFederationPort, FederationHealthPath), albFederationPort, FederationHealthPath,
+		{"federation", "federation API", fmt.Sprintf("https://%s:%d%s", cfg.MatrixHost(), ALBFederationPort, FederationHealthPath), ALBFederationPort, FederationHealthPath,
 			"Other homeservers cannot reach this one: rooms shared with them stop receiving its messages until it is back (they retry)."},
 	}
 }
@@ -146,20 +147,20 @@ func (a *Alerting) newHealthChecks(ctx *pulumi.Context, cfg Config, opts ...pulu
 			EnableSni:        pulumi.Bool(true),
 			RequestInterval:  pulumi.Int(30),
 			FailureThreshold: pulumi.Int(3),
-			Tags:             nameTag(ctx, hc.name),
+			Tags:             NameTag(ctx, hc.name),
 		}, opts...)
 		if err != nil {
 			return fmt.Errorf("health check %s: %w", hc.name, err)
 		}
 		a.HealthChecks[hc.name] = check
-		if err := a.alarm(ctx, alarmSpec{
-			name: hc.name + "-down",
-			description: fmt.Sprintf("The %s at %s does not answer from the internet: Route 53 health checkers around the world got no 2xx/3xx answer over HTTPS for 3 minutes. %s Open the URL, then follow %s, \"%s down\".",
-				hc.what, hc.url, hc.impact, runbook, hc.what),
-			namespace: "AWS/Route53", metric: "HealthCheckStatus", statistic: "Minimum",
-			dims:   pulumi.StringMap{"HealthCheckId": check.ID().ToStringOutput()},
-			period: 60, evaluations: 3, comparison: "LessThanThreshold", threshold: 1,
-			topic: a.HealthTopic,
+		if err := a.Alarm(ctx, AlarmSpec{
+			Name: hc.name + "-down",
+			Description: fmt.Sprintf("The %s at %s does not answer from the internet: Route 53 health checkers around the world got no 2xx/3xx answer over HTTPS for 3 minutes. %s Open the URL, then follow %s, \"%s down\".",
+				hc.what, hc.url, hc.impact, Runbook, hc.what),
+			Namespace: "AWS/Route53", Metric: "HealthCheckStatus", Statistic: "Minimum",
+			Dims:   pulumi.StringMap{"HealthCheckId": check.ID().ToStringOutput()},
+			Period: 60, Evaluations: 3, Comparison: "LessThanThreshold", Threshold: 1,
+			Topic: a.HealthTopic,
 		}, opts...); err != nil {
 			return err
 		}
@@ -167,167 +168,136 @@ func (a *Alerting) newHealthChecks(ctx *pulumi.Context, cfg Config, opts ...pulu
 	return nil
 }
 
-// alarmSpec is one alarm; every alarm notifies on ALARM and on OK.
-type alarmSpec struct {
-	name, description   string
-	namespace, metric   string
-	statistic           string
-	dims                pulumi.StringMap
-	period, evaluations int
-	comparison          string
-	threshold           float64
-	missing             string // treatMissingData; "" is CloudWatch's "missing"
-	topic               *sns.Topic
+// AlarmSpec is one alarm; every alarm notifies on ALARM and on OK.
+type AlarmSpec struct {
+	Name, Description   string
+	Namespace, Metric   string
+	Statistic           string
+	Dims                pulumi.StringMap
+	Period, Evaluations int
+	Comparison          string
+	Threshold           float64
+	Missing             string // treatMissingData; "" is CloudWatch's "missing"
+	Topic               *sns.Topic
 }
 
-func (a *Alerting) alarm(ctx *pulumi.Context, s alarmSpec, opts ...pulumi.ResourceOption) error {
-	notify := pulumi.Array{s.topic.Arn}
+// Alarm declares one alarm under the component.
+func (a *Alerting) Alarm(ctx *pulumi.Context, s AlarmSpec, opts ...pulumi.ResourceOption) error {
+	notify := pulumi.Array{s.Topic.Arn}
 	args := &cloudwatch.MetricAlarmArgs{
 		// The name is the e-mail's subject: it says which stack.
-		Name:               pulumi.String(fmt.Sprintf("%s-%s-%s", ctx.Project(), ctx.Stack(), s.name)),
-		AlarmDescription:   pulumi.String(s.description),
-		Namespace:          pulumi.String(s.namespace),
-		MetricName:         pulumi.String(s.metric),
-		Dimensions:         s.dims,
-		Statistic:          pulumi.String(s.statistic),
-		Period:             pulumi.Int(s.period),
-		EvaluationPeriods:  pulumi.Int(s.evaluations),
-		ComparisonOperator: pulumi.String(s.comparison),
-		Threshold:          pulumi.Float64(s.threshold),
+		Name:               pulumi.String(fmt.Sprintf("%s-%s-%s", ctx.Project(), ctx.Stack(), s.Name)),
+		AlarmDescription:   pulumi.String(s.Description),
+		Namespace:          pulumi.String(s.Namespace),
+		MetricName:         pulumi.String(s.Metric),
+		Dimensions:         s.Dims,
+		Statistic:          pulumi.String(s.Statistic),
+		Period:             pulumi.Int(s.Period),
+		EvaluationPeriods:  pulumi.Int(s.Evaluations),
+		ComparisonOperator: pulumi.String(s.Comparison),
+		Threshold:          pulumi.Float64(s.Threshold),
 		AlarmActions:       notify,
 		OkActions:          notify,
-		Tags:               nameTag(ctx, s.name),
+		Tags:               NameTag(ctx, s.Name),
 	}
-	if s.missing != "" {
-		args.TreatMissingData = pulumi.String(s.missing)
+	if s.Missing != "" {
+		args.TreatMissingData = pulumi.String(s.Missing)
 	}
 	// A fixed name cannot exist twice: a replacement deletes first.
-	alarm, err := cloudwatch.NewMetricAlarm(ctx, s.name, args, withOpts(opts, pulumi.Parent(a), pulumi.DeleteBeforeReplace(true))...)
+	alarm, err := cloudwatch.NewMetricAlarm(ctx, s.Name, args, WithOpts(opts, pulumi.Parent(a), pulumi.DeleteBeforeReplace(true))...)
 	if err != nil {
-		return fmt.Errorf("alarm %s: %w", s.name, err)
+		return fmt.Errorf("alarm %s: %w", s.Name, err)
 	}
-	a.Alarms[s.name] = alarm
+	a.Alarms[s.Name] = alarm
 	return nil
 }
 
-// watchInstances adds the host's alarms. dims names the host: its
+// WatchInstances adds the host's alarms. dims names the host: its
 // InstanceId (single), or its Auto Scaling Group (ha), whose aggregate
 // metrics follow whichever instance the group runs, so a replacement
 // host needs no new alarm.
-func (a *Alerting) watchInstances(ctx *pulumi.Context, cfg Config, dims pulumi.StringMap, inGroup bool, opts ...pulumi.ResourceOption) error {
+func (a *Alerting) WatchInstances(ctx *pulumi.Context, cfg Config, dims pulumi.StringMap, inGroup bool, opts ...pulumi.ResourceOption) error {
 	period, evaluations, what := 60, 3, "The host"
 	if inGroup {
 		// Aggregates over a group come at the basic monitoring's
 		// five-minute resolution.
 		period, evaluations, what = 300, 1, "The host of the Auto Scaling Group"
 	}
-	specs := []alarmSpec{{
-		name:        "instance-status",
-		description: fmt.Sprintf("%s of %s fails its instance status check: the operating system does not answer (out of memory, kernel panic, full disk, broken network configuration). Matrix is likely down. Follow %s, \"Instance status check failed\".", what, cfg.MatrixHost(), runbook),
-		namespace:   "AWS/EC2", metric: "StatusCheckFailed_Instance", statistic: "Maximum",
-		period: period, evaluations: evaluations, comparison: "GreaterThanThreshold", threshold: 0,
+	specs := []AlarmSpec{{
+		Name:        "instance-status",
+		Description: fmt.Sprintf("%s of %s fails its instance status check: the operating system does not answer (out of memory, kernel panic, full disk, broken network configuration). Matrix is likely down. Follow %s, \"Instance status check failed\".", what, cfg.MatrixHost(), Runbook),
+		Namespace:   "AWS/EC2", Metric: "StatusCheckFailed_Instance", Statistic: "Maximum",
+		Period: period, Evaluations: evaluations, Comparison: "GreaterThanThreshold", Threshold: 0,
 	}}
 	if inGroup {
 		// The single host has its recovery alarm on the system check,
 		// which notifies too (newRecoveryAlarm).
-		specs = append(specs, alarmSpec{
-			name:        "system-status",
-			description: fmt.Sprintf("%s of %s fails its system status check: the AWS hardware or network under it is impaired. The group replaces the host after its health check fails; expect a few minutes of downtime. Follow %s, \"System status check failed\".", what, cfg.MatrixHost(), runbook),
-			namespace:   "AWS/EC2", metric: "StatusCheckFailed_System", statistic: "Maximum",
-			period: period, evaluations: evaluations, comparison: "GreaterThanThreshold", threshold: 0,
+		specs = append(specs, AlarmSpec{
+			Name:        "system-status",
+			Description: fmt.Sprintf("%s of %s fails its system status check: the AWS hardware or network under it is impaired. The group replaces the host after its health check fails; expect a few minutes of downtime. Follow %s, \"System status check failed\".", what, cfg.MatrixHost(), Runbook),
+			Namespace:   "AWS/EC2", Metric: "StatusCheckFailed_System", Statistic: "Maximum",
+			Period: period, Evaluations: evaluations, Comparison: "GreaterThanThreshold", Threshold: 0,
 		})
 	}
 	if perHour, ok := CPUCreditsPerHour(cfg.InstanceType); ok {
-		specs = append(specs, alarmSpec{
-			name: "cpu-credits",
-			description: fmt.Sprintf("%s of %s (%s, burstable) has less than %.0f CPU credits left, what it earns in an hour: it has used more CPU than its baseline for a long time. In standard mode it is about to be throttled to the baseline; in unlimited mode (t3, t3a, t4g default) surplus credits are billed. A new host starts with few credits, so this fires and clears within its first hours. Follow %s, \"CPU credits low\".",
-				what, cfg.MatrixHost(), cfg.InstanceType, perHour, runbook),
-			namespace: "AWS/EC2", metric: "CPUCreditBalance", statistic: "Minimum",
-			period: 300, evaluations: 3, comparison: "LessThanThreshold", threshold: perHour,
+		specs = append(specs, AlarmSpec{
+			Name: "cpu-credits",
+			Description: fmt.Sprintf("%s of %s (%s, burstable) has less than %.0f CPU credits left, what it earns in an hour: it has used more CPU than its baseline for a long time. In standard mode it is about to be throttled to the baseline; in unlimited mode (t3, t3a, t4g default) surplus credits are billed. A new host starts with few credits, so this fires and clears within its first hours. Follow %s, \"CPU credits low\".",
+				what, cfg.MatrixHost(), cfg.InstanceType, perHour, Runbook),
+			Namespace: "AWS/EC2", Metric: "CPUCreditBalance", Statistic: "Minimum",
+			Period: 300, Evaluations: 3, Comparison: "LessThanThreshold", Threshold: perHour,
 		})
 	}
 	for _, s := range specs {
-		s.dims, s.topic = dims, a.Topic
-		if err := a.alarm(ctx, s, opts...); err != nil {
+		s.Dims, s.Topic = dims, a.Topic
+		if err := a.Alarm(ctx, s, opts...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// watchHA adds the ha topology's alarms: the group's hosts, the load
-// balancer's targets and the database.
-func (a *Alerting) watchHA(ctx *pulumi.Context, cfg Config, ha *HA, opts ...pulumi.ResourceOption) error {
-	if err := a.watchInstances(ctx, cfg, pulumi.StringMap{"AutoScalingGroupName": ha.Group.Name}, true, opts...); err != nil {
-		return err
-	}
-	targets := []struct {
-		name, what string
-		arnSuffix  pulumi.StringOutput
-	}{
-		{"web-unhealthy", "HTTPS (client API, Element, well-known)", ha.WebTarget.ArnSuffix},
-		{"federation-unhealthy", "federation", ha.FedTarget.ArnSuffix},
-	}
-	for _, t := range targets {
-		if err := a.alarm(ctx, alarmSpec{
-			name: t.name,
-			description: fmt.Sprintf("The load balancer's %s target group of %s reports an unhealthy host for 5 minutes: its health check through Traefik to Synapse (port %d, %s) fails. The group replaces a host that stays unhealthy past its grace period. Follow %s, \"Unhealthy host behind the load balancer\".",
-				t.what, cfg.MatrixHost(), TraefikHealthPort, HealthPath, runbook),
-			namespace: "AWS/ApplicationELB", metric: "UnHealthyHostCount", statistic: "Maximum",
-			dims:   pulumi.StringMap{"TargetGroup": t.arnSuffix, "LoadBalancer": ha.LoadBalancer.ArnSuffix},
-			period: 60, evaluations: 5, comparison: "GreaterThanThreshold", threshold: 0,
-			// The balancer reports nothing while no target is registered,
-			// which the external health checks cover.
-			missing: "notBreaching",
-			topic:   a.Topic,
-		}, opts...); err != nil {
-			return err
-		}
-	}
-	return a.watchDatabase(ctx, cfg, ha, opts...)
-}
-
-// watchDatabase alarms on the RDS instance's storage, CPU and connections.
-func (a *Alerting) watchDatabase(ctx *pulumi.Context, cfg Config, ha *HA, opts ...pulumi.ResourceOption) error {
-	dims := pulumi.StringMap{"DBInstanceIdentifier": ha.Database.Identifier}
+// WatchDatabase alarms on the RDS instance's storage, CPU and connections.
+func (a *Alerting) WatchDatabase(ctx *pulumi.Context, cfg Config, db *rds.Instance, opts ...pulumi.ResourceOption) error {
+	dims := pulumi.StringMap{"DBInstanceIdentifier": db.Identifier}
 	storage := DBFreeStorageThreshold(cfg.DBAllocatedGiB)
 	conns, err := DBConnectionsThreshold(cfg.DBInstanceClass)
 	if err != nil {
 		return err
 	}
-	for _, s := range []alarmSpec{
+	for _, s := range []AlarmSpec{
 		{
-			name: "db-storage",
-			description: fmt.Sprintf("The database of %s has less than 10%% of its %d GiB free (%.1f GiB). When it is full, PostgreSQL stops and Synapse with it. Raise matrix:dbAllocatedGiB and run pulumi up; follow %s, \"Database storage low\".",
-				cfg.MatrixHost(), cfg.DBAllocatedGiB, storage/(1<<30), runbook),
-			namespace: "AWS/RDS", metric: "FreeStorageSpace", statistic: "Minimum",
-			period: 300, evaluations: 1, comparison: "LessThanThreshold", threshold: storage,
+			Name: "db-storage",
+			Description: fmt.Sprintf("The database of %s has less than 10%% of its %d GiB free (%.1f GiB). When it is full, PostgreSQL stops and Synapse with it. Raise matrix:dbAllocatedGiB and run pulumi up; follow %s, \"Database storage low\".",
+				cfg.MatrixHost(), cfg.DBAllocatedGiB, storage/(1<<30), Runbook),
+			Namespace: "AWS/RDS", Metric: "FreeStorageSpace", Statistic: "Minimum",
+			Period: 300, Evaluations: 1, Comparison: "LessThanThreshold", Threshold: storage,
 		},
 		{
-			name: "db-cpu",
-			description: fmt.Sprintf("The database of %s (%s) has used more than 80%% CPU for 15 minutes: Synapse is slow for everyone. Follow %s, \"Database CPU high\".",
-				cfg.MatrixHost(), cfg.DBInstanceClass, runbook),
-			namespace: "AWS/RDS", metric: "CPUUtilization", statistic: "Average",
-			period: 300, evaluations: 3, comparison: "GreaterThanThreshold", threshold: 80,
+			Name: "db-cpu",
+			Description: fmt.Sprintf("The database of %s (%s) has used more than 80%% CPU for 15 minutes: Synapse is slow for everyone. Follow %s, \"Database CPU high\".",
+				cfg.MatrixHost(), cfg.DBInstanceClass, Runbook),
+			Namespace: "AWS/RDS", Metric: "CPUUtilization", Statistic: "Average",
+			Period: 300, Evaluations: 3, Comparison: "GreaterThanThreshold", Threshold: 80,
 		},
 		{
-			name: "db-connections",
-			description: fmt.Sprintf("The database of %s (%s) has had more than %.0f connections for 10 minutes, about 80%% of what the class allows by default; at the limit Synapse's new connections fail. Follow %s, \"Database connections high\".",
-				cfg.MatrixHost(), cfg.DBInstanceClass, conns, runbook),
-			namespace: "AWS/RDS", metric: "DatabaseConnections", statistic: "Maximum",
-			period: 300, evaluations: 2, comparison: "GreaterThanThreshold", threshold: conns,
+			Name: "db-connections",
+			Description: fmt.Sprintf("The database of %s (%s) has had more than %.0f connections for 10 minutes, about 80%% of what the class allows by default; at the limit Synapse's new connections fail. Follow %s, \"Database connections high\".",
+				cfg.MatrixHost(), cfg.DBInstanceClass, conns, Runbook),
+			Namespace: "AWS/RDS", Metric: "DatabaseConnections", Statistic: "Maximum",
+			Period: 300, Evaluations: 2, Comparison: "GreaterThanThreshold", Threshold: conns,
 		},
 	} {
-		s.dims, s.topic = dims, a.Topic
-		if err := a.alarm(ctx, s, opts...); err != nil {
+		s.Dims, s.Topic = dims, a.Topic
+		if err := a.Alarm(ctx, s, opts...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// notify is what the recovery alarm adds to its actions: the topic.
-func (a *Alerting) notify() pulumi.Array {
+// Notify is what the recovery alarm adds to its actions: the topic.
+func (a *Alerting) Notify() pulumi.Array {
 	if a == nil {
 		return nil
 	}
@@ -446,7 +416,7 @@ func dbClassMemoryGiB(class string) (float64, bool) {
 	return vcpus * perVCPU, true
 }
 
-// DBConnectionsThreshold is the database connections alarm's threshold:
+// DBConnectionsThreshold is the database connections alarm's Threshold:
 // 70% of RDS for PostgreSQL's default max_connections,
 // LEAST({DBInstanceClassMemory/9531392}, 5000) (RDS User Guide, "Maximum
 // number of database connections"), computed on the class's nominal

@@ -6,7 +6,7 @@ import (
 )
 
 // TestAlertEmailRejections: every bad address is refused with its key,
-// what is wrong and the fix, all problems at once.
+// what is wrong and the fix, all Problems at once.
 func TestAlertEmailRejections(t *testing.T) {
 	for _, tc := range []struct {
 		raw  map[string]string
@@ -20,7 +20,7 @@ func TestAlertEmailRejections(t *testing.T) {
 		{with("matrix:alertEmail", "ops@[192.0.2.1]"), []Problem{{"matrix:alertEmail", `"ops@[192.0.2.1]" has no domain name after the @ ("[192.0.2.1]"); SNS delivers to a domain such as example.org`}}},
 		{with("matrix:alertEmail", "ops@example.org", "aws:region", "cn-north-1"), []Problem{{"matrix:alertEmail", "alerting needs Route 53 health-check metrics, which CloudWatch publishes in us-east-1 of the aws partition only; cn-north-1 cannot reach them. Remove the key (pulumi config rm matrix:alertEmail)"}}},
 		{with("matrix:alertEmail", "ops@example.org", "matrix:topology", "ha", "matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]", "matrix:dbInstanceClass", "db.x2g.large"), []Problem{{"matrix:dbInstanceClass", `"db.x2g.large" is not a class whose memory alerting knows (db.t3, db.t4g, db.m*, db.r* of a size such as large or 2xlarge), and the database connections alarm's threshold follows from it; use such a class, or remove matrix:alertEmail`}}},
-		// Reported with the other problems, not instead of them.
+		// Reported with the other Problems, not instead of them.
 		{with("matrix:alertEmail", "nope", "matrix:dnsTtl", "1"), []Problem{{"matrix:alertEmail", `"nope" is not an e-mail address; give one mailbox such as ops@example.org, or remove the key to turn alerting off`}, {"matrix:dnsTtl", "1 is out of range; use 30 to 172800 seconds"}}},
 	} {
 		if got := problemsOf(t, tc.raw); !slices.Equal(got, tc.want) {

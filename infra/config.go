@@ -173,12 +173,12 @@ func EngineSecretKeys(dir, stack string) ([]string, error) {
 			return nil, fmt.Errorf("config: reading PULUMI_CONFIG_SECRET_KEYS: %w", err)
 		}
 	}
-	if !slices.Contains(keys, qualified(playbookVarsKey)) {
+	if !slices.Contains(keys, Qualified(playbookVarsKey)) {
 		return keys, nil
 	}
 	if sf, err := stackfile.Load(dir, Namespace, stack); err == nil {
 		for _, p := range sf.SecretPaths {
-			if strings.HasPrefix(p, qualified(playbookVarsKey)+".") {
+			if strings.HasPrefix(p, Qualified(playbookVarsKey)+".") {
 				keys = append(keys, p)
 			}
 		}
@@ -254,29 +254,30 @@ func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
 		r.certificateNames(c)
 	}
 	c.AlertEmail = r.alertEmail(c)
-	if err := r.problems.err(); err != nil {
+	if err := r.Problems.Err(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
 }
 
-// reader turns raw strings into typed values, recording problems instead of
+// reader turns raw strings into typed values, recording Problems instead of
 // stopping at the first one.
 type reader struct {
 	raw      map[string]string
-	problems problems
+	Problems Problems
 }
 
-func qualified(name string) string { return Namespace + ":" + name }
+// Qualified is name as a key of this project: matrix:<name>.
+func Qualified(name string) string { return Namespace + ":" + name }
 
 func (r *reader) add(name, format string, args ...any) {
-	r.problems.add(qualified(name), format, args...)
+	r.Problems.Add(Qualified(name), format, args...)
 }
 
 // value returns the raw value, or the table default rendered the way
 // Pulumi would store it.
 func (r *reader) value(name string) (string, bool) {
-	if v, ok := r.raw[qualified(name)]; ok {
+	if v, ok := r.raw[Qualified(name)]; ok {
 		return v, true
 	}
 	k, ok := lookupKey(name)
@@ -313,10 +314,10 @@ func (r *reader) rejectUnknown(removed map[string]string) {
 			continue
 		}
 		if guess := closest(name, names); guess != "" {
-			r.add(name, "unknown key; did you mean %s? (pulumi config rm %s, then set %s)", qualified(guess), qualified(name), qualified(guess))
+			r.add(name, "unknown key; did you mean %s? (pulumi config rm %s, then set %s)", Qualified(guess), Qualified(name), Qualified(guess))
 			continue
 		}
-		r.add(name, "unknown key; the known keys are listed in Pulumi.yaml and the README (remove it with pulumi config rm %s)", qualified(name))
+		r.add(name, "unknown key; the known keys are listed in Pulumi.yaml and the README (remove it with pulumi config rm %s)", Qualified(name))
 	}
 }
 
@@ -353,7 +354,7 @@ func (r *reader) list(name, example string) ([]string, bool) {
 	}
 	items, err := decodeList(v)
 	if err != nil {
-		r.add(name, "must be a list of strings, e.g. %s (pulumi config set --path '%s[0]' ...)", example, qualified(name))
+		r.add(name, "must be a list of strings, e.g. %s (pulumi config set --path '%s[0]' ...)", example, Qualified(name))
 		return nil, false
 	}
 	return items, true
@@ -386,14 +387,14 @@ func (r *reader) region() string {
 	v := strings.TrimSpace(r.raw["aws:region"])
 	switch {
 	case v == "":
-		r.problems.add("aws:region", "required; set the AWS region to deploy into, e.g. pulumi config set aws:region eu-central-1")
+		r.Problems.Add("aws:region", "required; set the AWS region to deploy into, e.g. pulumi config set aws:region eu-central-1")
 	case !regionPattern.MatchString(v):
-		r.problems.add("aws:region", "%q is not an AWS region name such as eu-central-1", v)
+		r.Problems.Add("aws:region", "%q is not an AWS region name such as eu-central-1", v)
 	case !slices.Contains(awsRegions, v):
 		if guess := closest(v, awsRegions); guess != "" {
-			r.problems.add("aws:region", "%q is not an AWS region; did you mean %s? (aws ec2 describe-regions --all-regions lists them)", v, guess)
+			r.Problems.Add("aws:region", "%q is not an AWS region; did you mean %s? (aws ec2 describe-regions --all-regions lists them)", v, guess)
 		} else {
-			r.problems.add("aws:region", "%q is not an AWS region; use one such as eu-central-1 (aws ec2 describe-regions --all-regions lists them)", v)
+			r.Problems.Add("aws:region", "%q is not an AWS region; use one such as eu-central-1 (aws ec2 describe-regions --all-regions lists them)", v)
 		}
 	}
 	return v
@@ -498,15 +499,15 @@ func (r *reader) sshCIDRs(anywhereAllowed, ipv6 bool) []netip.Prefix {
 	}
 	// The policy rule ssh-not-from-anywhere applies the same check to the
 	// rules the program declares.
-	problems := CheckSSHSources(out, anywhereAllowed)
-	for _, p := range problems {
+	Problems := CheckSSHSources(out, anywhereAllowed)
+	for _, p := range Problems {
 		if p.Prefix.IsValid() {
 			r.add("sshAllowedCidrs", "%q %s", written[p.Prefix], p.Message)
 		} else {
 			r.add("sshAllowedCidrs", "%s", p.Message)
 		}
 	}
-	if len(problems) > 0 {
+	if len(Problems) > 0 {
 		return nil
 	}
 	return out
@@ -672,7 +673,7 @@ func (r *reader) haOnlyChecks(c Config) {
 	if c.Access == AccessSSH {
 		r.add("access", "ssh is not available in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove the key (pulumi config rm matrix:access)")
 	}
-	if strings.TrimSpace(r.raw[qualified("sshPublicKey")]) != "" {
+	if strings.TrimSpace(r.raw[Qualified("sshPublicKey")]) != "" {
 		r.add("sshPublicKey", "is not used in the ha topology: its host has no SSH and is reached through SSM Session Manager; remove it (pulumi config rm matrix:sshPublicKey)")
 	}
 }

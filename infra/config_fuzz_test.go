@@ -54,7 +54,7 @@ func FuzzParseConfig(f *testing.F) {
 		if err != nil {
 			var ce *ConfigError
 			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
-				t.Fatalf("error without problems: %v", err)
+				t.Fatalf("error without Problems: %v", err)
 			}
 			for _, p := range ce.Problems {
 				// A playbookVars problem names the variable inside the key.
@@ -238,7 +238,7 @@ func checkDomain(t *testing.T, input string, cfg Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := settings(cfg, pin)
+	s := InventorySettings(cfg, pin)
 	s.PublicIPv4 = "192.0.2.10" // TURN and LiveKit need the host's address, which only a deployment knows
 	v, err := inventory.MaskedVars(s)
 	if err != nil {

@@ -219,7 +219,7 @@ func TestRejections(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ps := problemsOf(t, tc.raw)
 			if len(ps) != 1 || ps[0].String() != tc.want {
-				t.Errorf("problems:\n got %q\nwant [%q]", ps, tc.want)
+				t.Errorf("Problems:\n got %q\nwant [%q]", ps, tc.want)
 			}
 		})
 	}
@@ -242,7 +242,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 	}
 	_, err := ParseConfig(map[string]string{"matrix:domain": "matrix.example.org"})
 	if msg := err.Error(); !strings.HasPrefix(msg, "invalid stack configuration") || strings.Count(msg, "\n  - ") != 2 {
-		t.Errorf("error text lists problems one per line:\n%s", msg)
+		t.Errorf("error text lists Problems one per line:\n%s", msg)
 	}
 }
 
@@ -262,7 +262,7 @@ func TestSSHFromTheWholeInternet(t *testing.T) {
 	for _, cidrs := range []string{`["0.0.0.0/1","128.0.0.0/1"]`, `["::/1","8000::/1"]`} {
 		ps := problemsOf(t, with("matrix:sshAllowedCidrs", cidrs))
 		if len(ps) != 2 || ps[0].Key != "matrix:sshAllowedCidrs" || !strings.Contains(ps[0].Message, "matrix:allowSshFromAnywhere true") {
-			t.Errorf("%s: problems %q, want both halves refused", cidrs, ps)
+			t.Errorf("%s: Problems %q, want both halves refused", cidrs, ps)
 		}
 		if ps := problemsOf(t, with("matrix:sshAllowedCidrs", cidrs, "matrix:allowSshFromAnywhere", "true")); ps != nil {
 			t.Errorf("%s with the opt-in: %q", cidrs, ps)
@@ -355,15 +355,6 @@ func TestSSMIsTheDefault(t *testing.T) {
 	}
 	if ps := problemsOf(t, with("matrix:access", "<unset>", "matrix:sshAllowedCidrs", "[]")); len(ps) != 0 {
 		t.Errorf("ssm with an empty sshAllowedCidrs: %v", ps)
-	}
-}
-
-func TestParameterTier(t *testing.T) {
-	for n, want := range map[int]string{1: "Standard", 4096: "Standard", 4097: "Advanced", 8192: "Advanced", 8193: ""} {
-		got, err := parameterTier(strings.Repeat("x", n))
-		if got != want || (want == "") != (err != nil) {
-			t.Errorf("%d bytes: %q %v, want %q", n, got, err, want)
-		}
 	}
 }
 

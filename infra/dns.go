@@ -45,37 +45,6 @@ func Records(cfg Config) []Record {
 	return rs
 }
 
-func newRecords(ctx *pulumi.Context, cfg Config, facts Facts, host *Host, opts ...pulumi.ResourceOption) (map[Record]*route53.Record, error) {
-	out := map[Record]*route53.Record{}
-	for _, r := range Records(cfg) {
-		var value pulumi.StringInput
-		switch r.Type {
-		case "A":
-			value = host.IP.PublicIp
-		case "AAAA":
-			value = host.Instance.Ipv6Addresses.Index(pulumi.Int(0))
-		default:
-			value = pulumi.String(cfg.MatrixHost())
-		}
-		label := r.Label
-		if label == "" {
-			label = "base"
-		}
-		rec, err := route53.NewRecord(ctx, label+"-"+r.Type, &route53.RecordArgs{
-			ZoneId:  pulumi.String(facts.ZoneID),
-			Name:    pulumi.String(r.Name(cfg.Domain)),
-			Type:    pulumi.String(r.Type),
-			Ttl:     pulumi.Int(cfg.DNSTTL),
-			Records: pulumi.StringArray{value},
-		}, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("dns: %s %s: %w", r.Type, r.Name(cfg.Domain), err)
-		}
-		out[r] = rec
-	}
-	return out, nil
-}
-
 // newMailRecords publishes what matrix:email ses needs in the zone: Easy
 // DKIM's three CNAMEs (<token>._domainkey.<domain> ->
 // <token>.dkim.amazonses.com), which also verify the domain; the MAIL FROM
@@ -86,7 +55,7 @@ func newMailRecords(ctx *pulumi.Context, cfg Config, facts Facts, identity *sesv
 	out := map[string]*route53.Record{}
 	add := func(logical string, args *route53.RecordArgs, more ...pulumi.ResourceOption) error {
 		args.ZoneId, args.Ttl = pulumi.String(facts.ZoneID), pulumi.Int(cfg.DNSTTL)
-		rec, err := route53.NewRecord(ctx, logical, args, withOpts(opts, more...)...)
+		rec, err := route53.NewRecord(ctx, logical, args, WithOpts(opts, more...)...)
 		if err != nil {
 			return fmt.Errorf("dns: %s: %w", logical, err)
 		}

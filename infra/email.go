@@ -80,7 +80,7 @@ func newMail(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulumi.Resour
 		DkimSigningAttributes: sesv2.EmailIdentityDkimSigningAttributesArgs{
 			NextSigningKeyLength: pulumi.String(DKIMKeyLength),
 		},
-		Tags: nameTag(ctx, "mail"),
+		Tags: NameTag(ctx, "mail"),
 	}, opts...); err != nil {
 		return nil, fmt.Errorf("mail: identity: %w", err)
 	}
@@ -118,7 +118,7 @@ func (m *Mail) newSender(ctx *pulumi.Context, cfg Config, opts ...pulumi.Resourc
 	var err error
 	if m.User, err = iam.NewUser(ctx, "mail", &iam.UserArgs{
 		Path: pulumi.String("/matrix/"),
-		Tags: nameTag(ctx, "mail"),
+		Tags: NameTag(ctx, "mail"),
 	}, opts...); err != nil {
 		return fmt.Errorf("mail: user: %w", err)
 	}
@@ -235,17 +235,17 @@ func unquoteTXT(v string) string {
 	return b.String()
 }
 
-// relay is the relay of matrix:email ses, nil without it.
-func (m *Mail) relay() *Relay {
+// Relayed is the relay of matrix:email ses, nil without it.
+func (m *Mail) Relayed() *Relay {
 	if m == nil {
 		return nil
 	}
 	return m.Relay
 }
 
-// settings are the relay's settings without the credentials, nil without
+// Vars are the relay's settings without the credentials, nil without
 // a relay.
-func (r *Relay) settings() *inventory.EmailSettings {
+func (r *Relay) Vars() *inventory.EmailSettings {
 	if r == nil {
 		return nil
 	}
@@ -253,9 +253,9 @@ func (r *Relay) settings() *inventory.EmailSettings {
 	return &s
 }
 
-// credentials are the relay's login, or empty strings without a relay, so
+// Credentials are the relay's login, or empty strings without a relay, so
 // that vars.yml waits on the same outputs either way.
-func (r *Relay) credentials() (user, password pulumi.StringOutput) {
+func (r *Relay) Credentials() (user, password pulumi.StringOutput) {
 	if r == nil {
 		empty := pulumi.String("").ToStringOutput()
 		return empty, empty
@@ -263,7 +263,7 @@ func (r *Relay) credentials() (user, password pulumi.StringOutput) {
 	return r.Username, r.Password
 }
 
-func withCredentials(e *inventory.EmailSettings, user, password string) *inventory.EmailSettings {
+func WithCredentials(e *inventory.EmailSettings, user, password string) *inventory.EmailSettings {
 	if e == nil {
 		return nil
 	}

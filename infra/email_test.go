@@ -213,7 +213,7 @@ func renderedSecrets(t *testing.T, res *synth.Result) (vars, redact string) {
 		}
 		return v.SecretValue().Element.StringValue()
 	}
-	if res.Homeserver.HA != nil {
+	if res.Homeserver.Config.Topology == infra.TopologyHA {
 		return secret("the vars parameter", get(one(t, res.Cloud, paramType, "vars").Inputs, "value")),
 			secret("the redact parameter", get(one(t, res.Cloud, paramType, "redact").Inputs, "value"))
 	}

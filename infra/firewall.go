@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/matrix-on-aws/homeserver/internal/upstream"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -66,9 +64,9 @@ var portTable = []Port{
 	{"tcp", 29331, 29331, "mautrix-wsproxy: the Android SMS bridge app's websocket", "matrix_bridge_mautrix_wsproxy_enabled"},
 }
 
-// sshPort is open only with matrix:access ssh, and only to
+// SSHPort is open only with matrix:access ssh, and only to
 // matrix:sshAllowedCidrs: Ansible connects there. With ssm nothing is.
-var sshPort = Port{"tcp", 22, 22, "SSH for Ansible and operators", ""}
+var SSHPort = Port{"tcp", 22, 22, "SSH for Ansible and operators", ""}
 
 // PublicPorts returns the ports open to everyone for this configuration:
 // the homeserver's, and those of every enabled service that publishes one.
@@ -134,78 +132,17 @@ func (r *reader) haServiceChecks(c Config) {
 	}
 }
 
-// Firewall is the host's security group and its rules.
-type Firewall struct {
-	Group *ec2.SecurityGroup
-	Rules []*vpc.SecurityGroupIngressRule
-}
-
 var anywhere = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 
-func newFirewall(ctx *pulumi.Context, cfg Config, network *Network, opts ...pulumi.ResourceOption) (*Firewall, error) {
-	sg, err := ec2.NewSecurityGroup(ctx, "host", &ec2.SecurityGroupArgs{
-		VpcId:       network.VPC.ID(),
-		Description: pulumi.String("Matrix homeserver: public ports of the playbook, SSH from the operator"),
-		Tags:        nameTag(ctx, "host"),
-	}, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("firewall: %w", err)
-	}
-	fw := &Firewall{Group: sg}
-	for _, src := range families(cfg) {
-		for _, p := range PublicPorts(cfg) {
-			if err := fw.allow(ctx, p, src, opts...); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if cfg.Access == AccessSSH {
-		for _, src := range cfg.SSHAllowedCIDRs {
-			if err := fw.allow(ctx, sshPort, src, opts...); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, dst := range families(cfg) {
-		args := &vpc.SecurityGroupEgressRuleArgs{
-			SecurityGroupId: sg.ID(),
-			IpProtocol:      pulumi.String("-1"),
-			Description:     pulumi.String("all outbound: packages, container images, federation, ACME"),
-		}
-		setCIDR(&args.CidrIpv4, &args.CidrIpv6, dst)
-		if _, err := vpc.NewSecurityGroupEgressRule(ctx, "out-"+familyName(dst), args, opts...); err != nil {
-			return nil, fmt.Errorf("firewall: %w", err)
-		}
-	}
-	return fw, nil
-}
-
-func (fw *Firewall) allow(ctx *pulumi.Context, p Port, src netip.Prefix, opts ...pulumi.ResourceOption) error {
-	args := &vpc.SecurityGroupIngressRuleArgs{
-		SecurityGroupId: fw.Group.ID(),
-		IpProtocol:      pulumi.String(p.Protocol),
-		FromPort:        pulumi.Int(p.From),
-		ToPort:          pulumi.Int(p.To),
-		Description:     pulumi.String(p.Purpose),
-	}
-	setCIDR(&args.CidrIpv4, &args.CidrIpv6, src)
-	rule, err := vpc.NewSecurityGroupIngressRule(ctx, ruleName(p, src), args, opts...)
-	if err != nil {
-		return fmt.Errorf("firewall: %s from %s: %w", p, src, err)
-	}
-	fw.Rules = append(fw.Rules, rule)
-	return nil
-}
-
-// families returns "anywhere" for each IP family the host has.
-func families(cfg Config) []netip.Prefix {
+// Families returns "anywhere" for each IP family the host has.
+func Families(cfg Config) []netip.Prefix {
 	if cfg.IPv6 {
 		return anywhere
 	}
 	return anywhere[:1]
 }
 
-func setCIDR(v4, v6 *pulumi.StringPtrInput, p netip.Prefix) {
+func SetCIDR(v4, v6 *pulumi.StringPtrInput, p netip.Prefix) {
 	if p.Addr().Is4() {
 		*v4 = pulumi.String(p.String())
 	} else {
@@ -213,22 +150,22 @@ func setCIDR(v4, v6 *pulumi.StringPtrInput, p netip.Prefix) {
 	}
 }
 
-func familyName(p netip.Prefix) string {
+func FamilyName(p netip.Prefix) string {
 	if p.Addr().Is4() {
 		return "ipv4"
 	}
 	return "ipv6"
 }
 
-// ruleName is stable under reordering of the CIDR list, so editing
+// RuleName is stable under reordering of the CIDR list, so editing
 // matrix:sshAllowedCidrs replaces only the rules that changed.
-func ruleName(p Port, src netip.Prefix) string {
+func RuleName(p Port, src netip.Prefix) string {
 	ports := fmt.Sprintf("%s-%d", p.Protocol, p.From)
 	if p.To != p.From {
 		ports += fmt.Sprintf("-%d", p.To)
 	}
 	if src.Bits() == 0 {
-		return "in-" + ports + "-" + familyName(src)
+		return "in-" + ports + "-" + FamilyName(src)
 	}
 	cidr := strings.NewReplacer(":", "-", "/", "-", ".", "-").Replace(src.String())
 	return "in-" + ports + "-from-" + cidr

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/infra/ha"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -425,7 +426,7 @@ func userData(t *testing.T, c *mock.Cloud) (string, map[string]any) {
 func TestHAUserData(t *testing.T) {
 	res := run(t, false, haConfig("matrix:playbookVars", `{"ntfy_enabled":true}`))
 	text, doc := userData(t, res.Cloud)
-	if !strings.HasPrefix(text, "#cloud-config\n") || len(text) > infra.UserDataLimit {
+	if !strings.HasPrefix(text, "#cloud-config\n") || len(text) > ha.UserDataLimit {
 		t.Errorf("user data: %d bytes, starts %q", len(text), text[:20])
 	}
 	if fmt.Sprint(doc["packages"]) != fmt.Sprint([]any{"ansible", "git", "python3-boto3", "postgresql-client"}) {

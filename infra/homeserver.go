@@ -9,29 +9,47 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// Layout is what one topology package (infra/single, infra/ha,
+// infra/eks) adds to the shared core: its checks, its resources, its
+// outputs and its alarms. The core calls it in that order.
+type Layout interface {
+	// Check runs before anything is declared; it may look the account
+	// up and must report every problem at once.
+	Check(ctx *pulumi.Context, hs *Homeserver, opts ...pulumi.InvokeOption) error
+	// Declare adds the topology's resources under hs, and fills
+	// hs.Records and hs.Provisioning where it has them.
+	Declare(ctx *pulumi.Context, hs *Homeserver, opts ...pulumi.ResourceOption) error
+	// Outputs are the topology's own stack outputs; the core adds the
+	// ones every topology has.
+	Outputs(hs *Homeserver) map[string]pulumi.Input
+	// Watch adds the topology's alarms to a.
+	Watch(ctx *pulumi.Context, hs *Homeserver, a *Alerting) error
+}
+
 // Homeserver is the component holding every resource of one homeserver.
 type Homeserver struct {
 	pulumi.ResourceState
 
-	Config       Config
-	Facts        Facts
-	Provider     *aws.Provider
-	Network      *Network
-	Firewall     *Firewall
-	Host         *Host
-	Records      map[Record]*route53.Record
-	Mail         *Mail // matrix:email ses; nil with none
+	Config   Config
+	Facts    Facts
+	Provider *aws.Provider
+	Network  *Network
+	Records  map[Record]*route53.Record
+	Mail     *Mail // matrix:email ses; nil with none
+	// Provisioning holds the generated secrets and the rendered
+	// inventory; nil in a topology that runs no playbook (eks).
 	Provisioning *Provisioning
-	HA           *HA       // the ha topology's resources; nil in single
 	Alerting     *Alerting // nil without matrix:alertEmail
+	Layout       Layout
 
-	stack string
+	Stack string
 }
 
-// NewHomeserver declares one homeserver from a configuration ParseConfig
-// has validated. It looks up the account's facts first, so a missing zone
-// or image stops the run before anything is created.
-func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, error) {
+// NewHomeserver declares one homeserver of topology t from a
+// configuration ParseConfig has validated. It looks up the account's facts
+// first, so a missing zone or image stops the run before anything is
+// created.
+func NewHomeserver(ctx *pulumi.Context, name string, cfg Config, t Layout) (*Homeserver, error) {
 	provider, err := aws.NewProvider(ctx, "aws", providerArgs(ctx, cfg.Region))
 	if err != nil {
 		return nil, fmt.Errorf("homeserver: provider: %w", err)
@@ -43,13 +61,13 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 	if err := checkTopologySwitch(ctx, cfg, pulumi.Provider(provider)); err != nil {
 		return nil, err
 	}
-	if err := checkDataVolume(ctx, cfg, facts, pulumi.Provider(provider)); err != nil {
-		return nil, err
-	}
 	if facts.DB, err = planDatabase(ctx, cfg, pulumi.Provider(provider)); err != nil {
 		return nil, err
 	}
-	hs := &Homeserver{Config: cfg, Facts: facts, Provider: provider, stack: ctx.Stack()}
+	hs := &Homeserver{Config: cfg, Facts: facts, Provider: provider, Layout: t, Stack: ctx.Stack()}
+	if err := t.Check(ctx, hs, pulumi.Provider(provider)); err != nil {
+		return nil, err
+	}
 	if err := ctx.RegisterComponentResource("matrix:aws:Homeserver", name, hs, pulumi.Providers(provider)); err != nil {
 		return nil, fmt.Errorf("homeserver: %w", err)
 	}
@@ -67,16 +85,16 @@ func NewHomeserver(ctx *pulumi.Context, name string, cfg Config) (*Homeserver, e
 			return nil, err
 		}
 	}
-	if cfg.Topology == TopologyHA {
-		hs.HA, err = newHA(ctx, cfg, hs, child)
-	} else {
-		err = hs.newSingle(ctx, cfg, facts, child)
-	}
-	if err != nil {
+	if err := t.Declare(ctx, hs, child); err != nil {
 		return nil, err
 	}
-	if err := hs.watch(ctx, cfg); err != nil {
-		return nil, err
+	if a := hs.Alerting; a != nil {
+		if err := t.Watch(ctx, hs, a); err != nil {
+			return nil, fmt.Errorf("alerting: %w", err)
+		}
+		if err := a.register(ctx); err != nil {
+			return nil, fmt.Errorf("alerting: %w", err)
+		}
 	}
 	if err := ctx.RegisterResourceOutputs(hs, pulumi.Map(hs.Outputs())); err != nil {
 		return nil, fmt.Errorf("homeserver: %w", err)
@@ -97,59 +115,15 @@ func providerArgs(ctx *pulumi.Context, region string) *aws.ProviderArgs {
 	}
 }
 
-// watch adds the topology's alarms to the alerting component, once what
-// they watch exists.
-func (hs *Homeserver) watch(ctx *pulumi.Context, cfg Config) error {
-	a := hs.Alerting
-	if a == nil {
-		return nil
-	}
-	var err error
-	if hs.HA != nil {
-		err = a.watchHA(ctx, cfg, hs.HA)
-	} else {
-		err = a.watchInstances(ctx, cfg, pulumi.StringMap{"InstanceId": hs.Host.Instance.ID().ToStringOutput()}, false)
-	}
-	if err != nil {
-		return fmt.Errorf("alerting: %w", err)
-	}
-	return a.register(ctx)
-}
-
-// newSingle declares the single topology: one host behind its own
-// firewall, its DNS records, and the steps that provision it.
-func (hs *Homeserver) newSingle(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulumi.ResourceOption) error {
-	var err error
-	if hs.Firewall, err = newFirewall(ctx, cfg, hs.Network, opts...); err != nil {
-		return err
-	}
-	if hs.Host, err = newHost(ctx, cfg, facts, hs.Network, hs.Firewall, hs.Alerting.notify(), opts...); err != nil {
-		return err
-	}
-	if hs.Records, err = newRecords(ctx, cfg, facts, hs.Host, opts...); err != nil {
-		return err
-	}
-	hs.Provisioning, err = newProvisioning(ctx, cfg, hs, opts...)
-	return err
-}
-
-// Outputs are the stack outputs an operator needs after `pulumi up`.
+// Outputs are the stack outputs an operator needs after `pulumi up`: the
+// ones every topology has, then the topology's own.
 func (hs *Homeserver) Outputs() map[string]pulumi.Input {
-	if hs.HA != nil {
-		return hs.haOutputs()
-	}
-	cfg, host := hs.Config, hs.Host
+	cfg := hs.Config
 	out := map[string]pulumi.Input{
 		"homeserverUrl": pulumi.String("https://" + cfg.MatrixHost()),
 		"userIdFormat":  pulumi.String("@user:" + cfg.Domain),
-		"publicIpv4":    host.IP.PublicIp,
-		"instanceId":    host.Instance.ID().ToStringOutput(),
-		"dataVolumeId":  host.DataVolume.ID().ToStringOutput(),
 		"hostedZoneId":  pulumi.String(hs.Facts.ZoneID),
 		"nameServers":   pulumi.ToStringArray(hs.Facts.NameServers),
-		"amiId":         host.Instance.Ami,
-		"latestAmiId":   pulumi.String(hs.Facts.AMI),
-		"latestAmiName": pulumi.String(hs.Facts.AMIName),
 	}
 	if cfg.Element {
 		out["elementUrl"] = pulumi.String("https://" + cfg.ElementHost())
@@ -157,66 +131,24 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 	if host := cfg.ElementCallHost(); host != "" {
 		out["elementCallUrl"] = pulumi.String("https://" + host)
 	}
-	if cfg.IPv6 {
-		out["publicIpv6"] = host.Instance.Ipv6Addresses.Index(pulumi.Int(0))
-	}
-	if cfg.Access == AccessSSM {
-		out["sessionCommand"] = host.Instance.ID().ToStringOutput().ApplyT(func(id string) string {
-			return SessionCommand(id, cfg.Region)
-		}).(pulumi.StringOutput)
-	}
-	target := host.Instance.ID().ToStringOutput()
-	if cfg.Access == AccessSSH {
-		target = host.IP.PublicIp
-	}
-	out["sshCommand"] = target.ApplyT(func(t string) string {
-		return sshCommand(cfg, t, host.PrivateKey != nil)
-	}).(pulumi.StringOutput)
-	if host.PrivateKey != nil {
-		out["sshPrivateKey"] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh)
-	}
-	hs.alertOutputs(out)
-	hs.mailOutputs(out)
 	if prov := hs.Provisioning; prov != nil {
 		out["adminUserId"] = pulumi.String("@" + cfg.AdminUser + ":" + cfg.Domain)
 		out["adminPassword"] = pulumi.ToSecret(prov.AdminPassword.Result)
-		if cfg.Provision {
-			out["playbookCommand"] = pulumi.String(ManualCommand(hs.stack))
-			out["ansibleEnvironment"] = pulumi.ToSecret(prov.Environment)
+	}
+	if hs.Alerting != nil {
+		for k, v := range hs.Alerting.outputs() {
+			out[k] = v
 		}
+	}
+	hs.mailOutputs(out)
+	for k, v := range hs.Layout.Outputs(hs) {
+		out[k] = v
 	}
 	return out
 }
 
-// alertOutputs adds the alerting component's outputs, if there is one.
-func (hs *Homeserver) alertOutputs(out map[string]pulumi.Input) {
-	if hs.Alerting == nil {
-		return
-	}
-	for k, v := range hs.Alerting.outputs() {
-		out[k] = v
-	}
-}
-
-// sshCommand is how an operator logs in: to the address with matrix:access
-// ssh, to the instance ID through Session Manager with ssm (target is the
-// one or the other). With a generated key it writes the key file first:
-// private from the moment it exists (umask 077, not chmod'ed after the key
-// is in it), and a file left from an earlier run, which would keep its
-// mode when overwritten, goes first.
-func sshCommand(cfg Config, target string, generatedKey bool) string {
-	ssh := "ssh"
-	if generatedKey {
-		ssh = "(umask 077 && rm -f matrix-ssh.key && pulumi stack output sshPrivateKey --show-secrets > matrix-ssh.key) && ssh -i matrix-ssh.key"
-	}
-	if cfg.Access == AccessSSM {
-		ssh += " -o ProxyCommand='" + ProxyCommand(target, cfg.Region) + "'"
-	}
-	return ssh + " " + SSHUser + "@" + target
-}
-
-// withOpts adds options without writing into the caller's backing array,
+// WithOpts adds options without writing into the caller's backing array,
 // which a plain append may share between siblings.
-func withOpts(opts []pulumi.ResourceOption, more ...pulumi.ResourceOption) []pulumi.ResourceOption {
+func WithOpts(opts []pulumi.ResourceOption, more ...pulumi.ResourceOption) []pulumi.ResourceOption {
 	return append(slices.Clip(opts), more...)
 }

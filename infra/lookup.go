@@ -36,7 +36,7 @@ type Facts struct {
 
 func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts, error) {
 	var f Facts
-	var ps problems
+	var ps Problems
 	part, err := aws.GetPartition(ctx, &aws.GetPartitionArgs{}, opts...)
 	if err != nil {
 		return f, fmt.Errorf("lookup partition: %w", err)
@@ -44,21 +44,21 @@ func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts
 	f.Partition, f.DNSSuffix = part.Partition, part.DnsSuffix
 	var all []string
 	if f.Zones, all, err = availabilityZones(ctx, cfg, opts...); err != nil {
-		ps.add("aws:region", "%v", err)
+		ps.Add("aws:region", "%v", err)
 	} else {
 		if err = offeredIn(ctx, cfg, f.Zones, opts...); err != nil {
-			ps.add(qualified("instanceType"), "%v", err)
+			ps.Add(Qualified("instanceType"), "%v", err)
 		}
 		if f.HostZone, err = hostZone(cfg, f.Zones, all); err != nil {
-			ps.add(qualified("availabilityZone"), "%v", err)
+			ps.Add(Qualified("availabilityZone"), "%v", err)
 		}
 	}
 	if f.AMI, f.AMIName, err = ubuntuImage(ctx, cfg.Arch, opts...); err != nil {
-		ps.add(qualified("instanceType"), "%v", err)
+		ps.Add(Qualified("instanceType"), "%v", err)
 	}
 	if cfg.AMIID != "" {
 		if err = pinnedImage(ctx, cfg, opts...); err != nil {
-			ps.add(qualified("amiId"), "%v", err)
+			ps.Add(Qualified("amiId"), "%v", err)
 		}
 	}
 	zone, err := hostedZone(ctx, cfg, opts...)
@@ -67,16 +67,16 @@ func lookUp(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (Facts
 		if cfg.HostedZoneID != "" {
 			key = "hostedZoneId"
 		}
-		ps.add(qualified(key), "%v", err)
+		ps.Add(Qualified(key), "%v", err)
 	} else {
 		f.ZoneID, f.ZoneName, f.NameServers = zone.ZoneId, strings.TrimSuffix(zone.Name, "."), zone.NameServers
 		if cfg.Email == EmailSES {
 			if f.Mail, err = lookUpMail(ctx, cfg, f.ZoneID, opts...); err != nil {
-				ps.add(qualified("email"), "%v", err)
+				ps.Add(Qualified("email"), "%v", err)
 			}
 		}
 	}
-	return f, ps.err()
+	return f, ps.Err()
 }
 
 // availabilityZones picks the region's first two zones (by name) that need

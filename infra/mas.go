@@ -59,7 +59,7 @@ func newMASSecrets(ctx *pulumi.Context, opts ...pulumi.ResourceOption) (*MASSecr
 
 // settings resolves the secrets into what vars.yml holds; an output that
 // is secret as its parts are. A nil receiver (MAS off) yields nil.
-func (s *MASSecrets) settings() pulumi.Output {
+func (s *MASSecrets) Settings() pulumi.Output {
 	if s == nil {
 		return pulumi.ToOutput((*inventory.MASSettings)(nil))
 	}
@@ -77,7 +77,7 @@ func (s *MASSecrets) settings() pulumi.Output {
 }
 
 // masked are the settings for the masked vars.yml: the key IDs only.
-func (s *MASSecrets) masked() *inventory.MASSettings {
+func (s *MASSecrets) Masked() *inventory.MASSettings {
 	if s == nil {
 		return nil
 	}
@@ -91,7 +91,7 @@ func (s *MASSecrets) masked() *inventory.MASSettings {
 // redactions are the values the wrapper masks: the encryption key, and
 // every line of the keys' PEM bodies (Ansible may print a key JSON-escaped
 // on one line, where only its lines, not the whole, appear as they are).
-func (s *MASSecrets) redactions() []any {
+func (s *MASSecrets) Redactions() []any {
 	if s == nil {
 		return nil
 	}

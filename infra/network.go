@@ -25,7 +25,7 @@ func newNetwork(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulumi.Res
 		AssignGeneratedIpv6CidrBlock: pulumi.Bool(cfg.IPv6),
 		EnableDnsSupport:             pulumi.Bool(true),
 		EnableDnsHostnames:           pulumi.Bool(true),
-		Tags:                         nameTag(ctx, "vpc"),
+		Tags:                         NameTag(ctx, "vpc"),
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
@@ -33,7 +33,7 @@ func newNetwork(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulumi.Res
 	n := &Network{VPC: vpc}
 	if n.Gateway, err = ec2.NewInternetGateway(ctx, "igw", &ec2.InternetGatewayArgs{
 		VpcId: vpc.ID(),
-		Tags:  nameTag(ctx, "igw"),
+		Tags:  NameTag(ctx, "igw"),
 	}, opts...); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
@@ -65,7 +65,7 @@ func newPublicRoutes(ctx *pulumi.Context, cfg Config, vpc *ec2.Vpc, igw *ec2.Int
 	return ec2.NewRouteTable(ctx, "public", &ec2.RouteTableArgs{
 		VpcId:  vpc.ID(),
 		Routes: routes,
-		Tags:   nameTag(ctx, "public"),
+		Tags:   NameTag(ctx, "public"),
 	}, opts...)
 }
 
@@ -82,7 +82,7 @@ func newPublicSubnet(ctx *pulumi.Context, cfg Config, vpc *ec2.Vpc, routes *ec2.
 		// The instance needs a public address from first boot (cloud-init
 		// reaches the Ubuntu mirrors) until the Elastic IP replaces it.
 		MapPublicIpOnLaunch: pulumi.Bool(true),
-		Tags:                nameTag(ctx, name),
+		Tags:                NameTag(ctx, name),
 	}
 	if cfg.IPv6 {
 		args.Ipv6CidrBlock = vpc.Ipv6CidrBlock.ApplyT(func(block string) (string, error) {
@@ -106,8 +106,50 @@ func newPublicSubnet(ctx *pulumi.Context, cfg Config, vpc *ec2.Vpc, routes *ec2.
 	return subnet, err
 }
 
-// nameTag gives a resource a Name the console shows; Project, Stack and
+// NameTag gives a resource a Name the console shows; Project, Stack and
 // ManagedBy come from the provider's default tags.
-func nameTag(ctx *pulumi.Context, role string) pulumi.StringMap {
+func NameTag(ctx *pulumi.Context, role string) pulumi.StringMap {
 	return pulumi.StringMap{"Name": pulumi.String(fmt.Sprintf("%s-%s-%s", ctx.Project(), ctx.Stack(), role))}
+}
+
+// privateSubnetOffset places the private subnets after the public ones in
+// the VPC range: public are #0 and #1, private #2 and #3.
+const privateSubnetOffset = 2
+
+// NewPrivateSubnets adds the database's subnets: one per zone, with a route
+// table that has only the VPC's local route, so nothing in them reaches or
+// is reached from the internet.
+func NewPrivateSubnets(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, opts ...pulumi.ResourceOption) ([]*ec2.Subnet, error) {
+	routes, err := ec2.NewRouteTable(ctx, "private", &ec2.RouteTableArgs{
+		VpcId: network.VPC.ID(),
+		Tags:  NameTag(ctx, "private"),
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*ec2.Subnet
+	for i, zone := range facts.Zones {
+		v4, err := subnetPrefix(cfg.VPCCIDR, publicSubnetBits(cfg.VPCCIDR), privateSubnetOffset+i)
+		if err != nil {
+			return nil, err
+		}
+		name := fmt.Sprintf("private-%d", i)
+		subnet, err := ec2.NewSubnet(ctx, name, &ec2.SubnetArgs{
+			VpcId:            network.VPC.ID(),
+			AvailabilityZone: pulumi.String(zone),
+			CidrBlock:        pulumi.String(v4.String()),
+			Tags:             NameTag(ctx, name),
+		}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ec2.NewRouteTableAssociation(ctx, name, &ec2.RouteTableAssociationArgs{
+			SubnetId:     subnet.ID(),
+			RouteTableId: routes.ID(),
+		}, opts...); err != nil {
+			return nil, err
+		}
+		out = append(out, subnet)
+	}
+	return out, nil
 }

@@ -124,7 +124,7 @@ func shortCommit(c string) string { return c[:min(len(c), 7)] }
 // matrix:playbookVars that leads to it, or, when no path is known (the
 // engine reports secrets per key), the whole object.
 func isSecretVar(name string, secretKeys []string) bool {
-	whole := qualified(playbookVarsKey)
+	whole := Qualified(playbookVarsKey)
 	paths := false
 	for _, k := range secretKeys {
 		rest, ok := strings.CutPrefix(k, whole+".")

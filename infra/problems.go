@@ -31,13 +31,16 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-type problems []Problem
+// Problems collects what is wrong, so every problem is reported at once.
+type Problems []Problem
 
-func (ps *problems) add(key, format string, args ...any) {
+// Add records one problem with key.
+func (ps *Problems) Add(key, format string, args ...any) {
 	*ps = append(*ps, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
 }
 
-func (ps problems) err() error {
+// Err is a *ConfigError holding every problem, sorted by key, or nil.
+func (ps Problems) Err() error {
 	if len(ps) == 0 {
 		return nil
 	}

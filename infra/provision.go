@@ -11,7 +11,6 @@ import (
 	"github.com/matrix-on-aws/homeserver/internal/inventory"
 	"github.com/matrix-on-aws/homeserver/internal/upstream"
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
-	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -88,178 +87,6 @@ type Rendered struct {
 	KnownHosts pulumi.StringOutput
 }
 
-func newProvisioning(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pulumi.ResourceOption) (*Provisioning, error) {
-	pin, err := ansible.LoadPin()
-	if err != nil {
-		return nil, fmt.Errorf("provision: %w", err)
-	}
-	p := &Provisioning{}
-	if err := p.newSecrets(ctx, cfg, opts...); err != nil {
-		return nil, fmt.Errorf("provision: %w", err)
-	}
-	host := hs.Host
-	address := host.IP.PublicIp
-	p.Rendered.Hosts = address.ApplyT(func(ip string) (string, error) {
-		return inventory.Hosts(inventory.Host{Name: cfg.MatrixHost(), Address: ip, User: SSHUser})
-	}).(pulumi.StringOutput)
-	p.Rendered.Vars, p.Rendered.MaskedVars = renderVars(cfg, pin, address, p, hs.Mail.relay())
-	if !cfg.Provision {
-		return p, nil
-	}
-
-	// First contact: wait for SSH and cloud-init, and learn the host key
-	// that every later step pins.
-	if err := p.firstContact(ctx, cfg, host, opts...); err != nil {
-		return nil, fmt.Errorf("provision: %w", err)
-	}
-	base := pulumi.StringMap{
-		ansible.EnvInventoryHostname: pulumi.String(cfg.MatrixHost()),
-		ansible.EnvInventoryHosts:    p.Rendered.Hosts,
-		ansible.EnvSSHKnownHosts:     p.Rendered.KnownHosts,
-	}
-	if host.PrivateKey != nil {
-		base[ansible.EnvSSHPrivateKey] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh).(pulumi.StringOutput)
-	}
-	if cfg.Access == AccessSSM {
-		for k, v := range ssmEnv(ctx, cfg, host) {
-			base[k] = v
-		}
-	}
-	tree := treeFiles()
-	instanceID := host.Instance.ID().ToStringOutput()
-
-	prepareExtra := host.DataVolume.ID().ToStringOutput().ApplyT(func(id string) (string, error) {
-		return inventory.ExtraVars(map[string]string{"matrix_data_device": DataDevice, "matrix_data_volume_id": id})
-	}).(pulumi.StringOutput)
-	if p.Prepare, err = playbookStep(ctx, "prepare", ansible.PlaybookPrepare, "prepare",
-		withEnv(base, ansible.EnvExtraVars, prepareExtra),
-		contentHash(pulumi.String(tree["prepare"]), p.Rendered.Hosts, p.Rendered.KnownHosts, prepareExtra, instanceID, host.DataVolume.Size),
-		[]pulumi.Resource{p.WaitReady, host.Attachment}, opts...); err != nil {
-		return nil, err
-	}
-
-	// Whatever Ansible prints in the upstream run passes the wrapper's
-	// filter of these values. prepare never sees them, and does not get
-	// them: pulumi-command runs a command again when any input changes, so
-	// a new admin password must not re-run prepare.
-	upstream := withEnv(withEnv(base, ansible.EnvInventoryVars, p.Rendered.Vars), ansible.EnvRedact, p.redactions(cfg, hs.Mail.relay()))
-	p.Environment = upstream
-	consumed := contentHash(pulumi.String(tree["upstream"]), p.Rendered.Hosts, p.Rendered.KnownHosts, p.Rendered.Vars, instanceID)
-	var records []pulumi.Resource
-	for _, r := range hs.Records {
-		records = append(records, r) // certificates need DNS in place
-	}
-	if p.Playbook, err = playbookStep(ctx, "playbook", ansible.PlaybookUpstream, UpstreamTags, upstream, consumed,
-		append(records, p.Prepare), opts...); err != nil {
-		return nil, err
-	}
-	if cfg.Verify {
-		expect := []any{pulumi.Sprintf(" --expect-ipv4 %s", hs.Host.IP.PublicIp)}
-		if cfg.IPv6 {
-			expect = append(expect, pulumi.Sprintf(" --expect-ipv6 %s", hs.Host.Instance.Ipv6Addresses.Index(pulumi.Int(0))))
-		}
-		if p.Verify, err = newVerify(ctx, cfg, expect, p.AdminPassword.Result, []pulumi.Resource{p.Playbook},
-			contentHash(consumed, p.AdminPassword.Result), opts...); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-// firstContact declares wait-ready, which runs FirstContactScript on the
-// host and pins the key it prints, and the known_hosts built from it.
-func (p *Provisioning) firstContact(ctx *pulumi.Context, cfg Config, host *Host, opts ...pulumi.ResourceOption) error {
-	// The expected instance ID goes in on stdin rather than in the script:
-	// the script stays one known string in a preview, and the SSH server
-	// would drop an environment variable (AcceptEnv).
-	expected := pulumi.Sprintf("%s\n", host.Instance.ID())
-	// The address reaches the new host only once it is associated with
-	// it; before that, on a replacement, it still reaches the old one,
-	// whose key would be pinned. Through Session Manager the target is
-	// the instance ID, but TURN and the later steps still need the
-	// address to be this host's.
-	after := withOpts(opts, pulumi.DependsOn([]pulumi.Resource{host.IPAssociation}))
-	if cfg.Access == AccessSSM {
-		cmd, err := p.firstContactSSM(ctx, cfg, host, after...)
-		if err != nil {
-			return err
-		}
-		p.WaitReady, p.HostKey = cmd, cmd.Stdout
-		// ssh checks the key under the instance ID (HostKeyAlias, set by
-		// the wrapper): the name of what AWS connected the session to.
-		p.Rendered.KnownHosts = pulumi.All(host.Instance.ID(), p.HostKey).ApplyT(func(v []any) (string, error) {
-			return inventory.KnownHosts([]string{string(v[0].(pulumi.ID))}, v[1].(string))
-		}).(pulumi.StringOutput)
-		return nil
-	}
-	key := pulumi.StringPtrInput(nil)
-	if host.PrivateKey != nil {
-		key = host.PrivateKey.PrivateKeyOpenssh
-	}
-	address := host.IP.PublicIp
-	cmd, err := remote.NewCommand(ctx, "wait-ready", &remote.CommandArgs{
-		Connection: remote.ConnectionArgs{
-			Host:       address,
-			User:       pulumi.String(SSHUser),
-			PrivateKey: key,
-			// A cold boot with cloud-init takes one to three minutes.
-			DialErrorLimit: pulumi.Int(60),
-			PerDialTimeout: pulumi.Int(10),
-		},
-		Create:   pulumi.String(FirstContactScript),
-		Stdin:    expected,
-		Triggers: pulumi.Array{host.Instance.ID(), address},
-		Logging:  remote.LoggingStderr,
-	}, after...)
-	if err != nil {
-		return err
-	}
-	p.WaitReady, p.HostKey = cmd, cmd.Stdout
-	p.Rendered.KnownHosts = pulumi.All(address, p.HostKey).ApplyT(func(v []any) (string, error) {
-		return inventory.KnownHosts([]string{v[0].(string), cfg.MatrixHost()}, v[1].(string))
-	}).(pulumi.StringOutput)
-	return nil
-}
-
-// firstContactSSM runs FirstContactScript through the wrapper, which
-// reaches the host with ssh inside a Session Manager session:
-// pulumi-command's remote.Connection (v1.2.0) has no ProxyCommand. The
-// protections are those of the remote form: the script checks the
-// instance ID through IMDSv2 against the expected one, which the wrapper
-// hands it on stdin (here the session's own target, which AWS
-// authenticates); the wrapper prints only the key, and only when it is
-// the key ssh saw; the private key reaches it in the environment, never an
-// argument.
-func (p *Provisioning) firstContactSSM(ctx *pulumi.Context, cfg Config, host *Host, opts ...pulumi.ResourceOption) (*local.Command, error) {
-	env := ssmEnv(ctx, cfg, host)
-	env[ansible.EnvSSHUser] = pulumi.String(SSHUser)
-	if host.PrivateKey != nil {
-		env[ansible.EnvSSHPrivateKey] = pulumi.ToSecret(host.PrivateKey.PrivateKeyOpenssh).(pulumi.StringOutput)
-	}
-	return local.NewCommand(ctx, "wait-ready", &local.CommandArgs{
-		Create:      pulumi.String(ansible.Dir + "/" + ansible.Wrapper + " " + ansible.FirstContactFlag),
-		Stdin:       pulumi.String(FirstContactScript),
-		Environment: env,
-		Triggers:    pulumi.Array{host.Instance.ID()},
-		Logging:     local.LoggingStderr,
-	}, withOpts(opts, pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
-}
-
-// ssmEnv tells the wrapper to reach the host through Session Manager.
-func ssmEnv(ctx *pulumi.Context, cfg Config, host *Host) pulumi.StringMap {
-	target := host.Instance.ID().ToStringOutput().ApplyT(func(id string) (string, error) {
-		if ctx.DryRun() {
-			return id, nil // a preview runs no command; the ID may be a placeholder
-		}
-		return id, inventory.CheckSSMTarget(id, cfg.Region)
-	}).(pulumi.StringOutput)
-	return pulumi.StringMap{
-		ansible.EnvConnection: pulumi.String(ansible.ConnectionSSM),
-		ansible.EnvSSMTarget:  target,
-		ansible.EnvSSMRegion:  pulumi.String(cfg.Region),
-	}
-}
-
 // redactions are the secret values the wrapper replaces in everything
 // Ansible prints, one per line: the generated ones, the secrets the
 // upstream derives from them (see derivedRedactions), and every value
@@ -269,10 +96,10 @@ func ssmEnv(ctx *pulumi.Context, cfg Config, host *Host) pulumi.StringMap {
 // secret as those, and in the order of the upstream facts, so that the list
 // (and the ha host's parameter holding it) only changes with the secrets or
 // the pin.
-func (p *Provisioning) redactions(cfg Config, relay *Relay) pulumi.StringOutput {
+func (p *Provisioning) Redactions(cfg Config, relay *Relay) pulumi.StringOutput {
 	parts := []any{p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result}
 	generated := len(parts) // the derived values follow these
-	parts = append(parts, p.MAS.redactions()...)
+	parts = append(parts, p.MAS.Redactions()...)
 	for _, v := range cfg.PlaybookVars.SecretValues() {
 		parts = append(parts, pulumi.String(v))
 	}
@@ -321,11 +148,11 @@ func derivedRedactions(cfg Config, genericKey, pgPassword string) ([]string, err
 // first start; a broken server fails the update once it has passed.
 const VerifyWindow = "20m"
 
-// newVerify ends `pulumi up` with cmd/verify against the live server: the
+// NewVerify ends `pulumi up` with cmd/verify against the live server: the
 // federation checks, the registration mode, a login round trip as the admin
 // user, and the DNS records against the addresses in expect (flags such as
 // " --expect-ipv4 <address>"; none when the addresses vary, as an ALB's do).
-func newVerify(ctx *pulumi.Context, cfg Config, expect []any, password pulumi.StringInput, after []pulumi.Resource, trigger pulumi.StringOutput, opts ...pulumi.ResourceOption) (*local.Command, error) {
+func NewVerify(ctx *pulumi.Context, cfg Config, expect []any, password pulumi.StringInput, after []pulumi.Resource, trigger pulumi.StringOutput, opts ...pulumi.ResourceOption) (*local.Command, error) {
 	// With MAS, registration happens in MAS's web pages, not through the
 	// client API the registration check probes; the check that MAS is
 	// advertised takes its place. The login round trip goes through MAS's
@@ -361,16 +188,16 @@ func newVerify(ctx *pulumi.Context, cfg Config, expect []any, password pulumi.St
 	cmd, err := local.NewCommand(ctx, "verify", &local.CommandArgs{
 		Create:      create,
 		Environment: pulumi.StringMap{"MATRIX_VERIFY_PASSWORD": password},
-		Triggers:    pulumi.Array{contentHash(trigger, create)},
+		Triggers:    pulumi.Array{ContentHash(trigger, create)},
 		Logging:     local.LoggingStdoutAndStderr,
-	}, withOpts(opts, pulumi.DependsOn(after), pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
+	}, WithOpts(opts, pulumi.DependsOn(after), pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
 	if err != nil {
 		return nil, fmt.Errorf("provision: verify: %w", err)
 	}
 	return cmd, nil
 }
 
-func (p *Provisioning) newSecrets(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) error {
+func (p *Provisioning) NewSecrets(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) error {
 	var err error
 	// Letters and digits only: the values land in YAML, Synapse's config and
 	// a PostgreSQL connection string, and none of them needs quoting then.
@@ -394,9 +221,9 @@ func (p *Provisioning) newSecrets(ctx *pulumi.Context, cfg Config, opts ...pulum
 	return err
 }
 
-// settings maps the configuration onto what the playbook reads; the
+// InventorySettings maps the configuration onto what the playbook reads; the
 // secrets and addresses are added once known.
-func settings(cfg Config, pin ansible.Pin) inventory.Settings {
+func InventorySettings(cfg Config, pin ansible.Pin) inventory.Settings {
 	return inventory.Settings{
 		Domain: cfg.Domain, MigrationVersion: pin.MigrationVersion,
 		IPv6: cfg.IPv6, ServeBaseDomain: cfg.ServeBaseDomain, Element: cfg.Element, TURN: cfg.TURN,
@@ -415,18 +242,18 @@ func workersPreset(cfg Config) string {
 	return cfg.SynapseWorkers
 }
 
-// renderVars returns vars.yml, and the same file with the secrets masked
+// RenderVars returns vars.yml, and the same file with the secrets masked
 // for reviewers, which is known in a preview unless TURN or LiveKit needs
 // the address.
-func renderVars(cfg Config, pin ansible.Pin, address pulumi.StringOutput, p *Provisioning, relay *Relay) (vars, masked pulumi.StringOutput) {
-	base := settings(cfg, pin)
-	base.Email = relay.settings()
-	user, password := relay.credentials()
-	vars = pulumi.All(address, p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result, p.MAS.settings(), user, password).ApplyT(func(v []any) (string, error) {
+func RenderVars(cfg Config, pin ansible.Pin, address pulumi.StringOutput, p *Provisioning, relay *Relay) (vars, masked pulumi.StringOutput) {
+	base := InventorySettings(cfg, pin)
+	base.Email = relay.Vars()
+	user, password := relay.Credentials()
+	vars = pulumi.All(address, p.GenericSecretKey.Result, p.PostgresPassword.Result, p.AdminPassword.Result, p.MAS.Settings(), user, password).ApplyT(func(v []any) (string, error) {
 		s := base
 		s.PublicIPv4, s.GenericSecretKey, s.PostgresPassword, s.AdminPassword = v[0].(string), v[1].(string), v[2].(string), v[3].(string)
 		s.MAS, _ = v[4].(*inventory.MASSettings) // nil when MAS is off
-		s.Email = withCredentials(base.Email, v[5].(string), v[6].(string))
+		s.Email = WithCredentials(base.Email, v[5].(string), v[6].(string))
 		rv, err := inventory.NewVars(s)
 		if err != nil {
 			return "", err
@@ -435,7 +262,7 @@ func renderVars(cfg Config, pin ansible.Pin, address pulumi.StringOutput, p *Pro
 	}).(pulumi.StringOutput)
 	renderMasked := func(ip string) (string, error) {
 		s := base
-		s.PublicIPv4, s.MAS = ip, p.MAS.masked()
+		s.PublicIPv4, s.MAS = ip, p.MAS.Masked()
 		rv, err := inventory.MaskedVars(s)
 		if err != nil {
 			return "", err
@@ -448,10 +275,10 @@ func renderVars(cfg Config, pin ansible.Pin, address pulumi.StringOutput, p *Pro
 	return vars, address.ApplyT(renderMasked).(pulumi.StringOutput)
 }
 
-// playbookStep runs the wrapper for one step. Inputs reach it only through
+// PlaybookStep runs the wrapper for one step. Inputs reach it only through
 // the environment; the wrapper redacts every secret it was given from the
 // output it shows.
-func playbookStep(ctx *pulumi.Context, name, playbook, tags string, env pulumi.StringMap, trigger pulumi.StringOutput, after []pulumi.Resource, opts ...pulumi.ResourceOption) (*local.Command, error) {
+func PlaybookStep(ctx *pulumi.Context, name, playbook, tags string, env pulumi.StringMap, trigger pulumi.StringOutput, after []pulumi.Resource, opts ...pulumi.ResourceOption) (*local.Command, error) {
 	create := fmt.Sprintf("%s/%s --playbook %s --tags %s", ansible.Dir, ansible.Wrapper, playbook, tags)
 	if _, ok := env[ansible.EnvExtraVars]; ok {
 		create += " --extra-vars-env"
@@ -461,16 +288,16 @@ func playbookStep(ctx *pulumi.Context, name, playbook, tags string, env pulumi.S
 		Environment: env,
 		Triggers:    pulumi.Array{trigger},
 		Logging:     local.LoggingStdoutAndStderr,
-	}, withOpts(opts, pulumi.DependsOn(after), pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
+	}, WithOpts(opts, pulumi.DependsOn(after), pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))...)
 	if err != nil {
 		return nil, fmt.Errorf("provision: %s: %w", name, err)
 	}
 	return cmd, nil
 }
 
-// contentHash is the trigger of a step: it changes exactly when something
+// ContentHash is the trigger of a step: it changes exactly when something
 // the step consumes changes.
-func contentHash(parts ...any) pulumi.StringOutput {
+func ContentHash(parts ...any) pulumi.StringOutput {
 	return pulumi.All(parts...).ApplyT(func(v []any) string {
 		h := sha256.New()
 		for _, p := range v {
@@ -481,10 +308,10 @@ func contentHash(parts ...any) pulumi.StringOutput {
 	}).(pulumi.StringOutput)
 }
 
-// treeFiles hashes the parts of ansible/ each kind of step consumes: the
+// TreeFiles hashes the parts of ansible/ each kind of step consumes: the
 // prepare step never reads the upstream pin, the upstream steps never read
 // prepare.yml.
-func treeFiles() map[string]string {
+func TreeFiles() map[string]string {
 	hash := func(names ...string) string {
 		h := sha256.New()
 		for _, n := range names {
@@ -503,7 +330,7 @@ func treeFiles() map[string]string {
 	}
 }
 
-func withEnv(m pulumi.StringMap, k string, v pulumi.StringInput) pulumi.StringMap {
+func WithEnv(m pulumi.StringMap, k string, v pulumi.StringInput) pulumi.StringMap {
 	out := pulumi.StringMap{}
 	for key, val := range m {
 		out[key] = val

@@ -44,7 +44,7 @@ func TestRestoreAndZoneRejections(t *testing.T) {
 				got = append(got, p.String())
 			}
 			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("problems:\n got %q\nwant %q", got, tc.want)
+				t.Errorf("Problems:\n got %q\nwant %q", got, tc.want)
 			}
 		})
 	}

@@ -219,7 +219,7 @@ func enableDefaults(facts upstream.Facts) map[string]any {
 // removedKeyFixes says what replaced a key the program no longer reads.
 func removedKeyFixes(facts upstream.Facts, raw map[string]string) map[string]string {
 	fix := map[string]string{}
-	if v, ok := raw[qualified("extraSubdomains")]; ok {
+	if v, ok := raw[Qualified("extraSubdomains")]; ok {
 		fix["extraSubdomains"] = "was removed: DNS names now follow the services the playbook runs, so a name can no longer point at nothing" +
 			extraSubdomainHints(facts, v) + "; remove it with pulumi config rm matrix:extraSubdomains"
 	}

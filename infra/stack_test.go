@@ -548,7 +548,7 @@ func wantProblem(t *testing.T, err error, key, msg string) {
 			return
 		}
 	}
-	t.Errorf("problems %q lack %s: %s", ce.Problems, key, msg)
+	t.Errorf("Problems %q lack %s: %s", ce.Problems, key, msg)
 }
 
 func sameSet(a, b []string) bool {

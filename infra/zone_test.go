@@ -142,7 +142,7 @@ func TestDataVolumeMoveGuard(t *testing.T) {
 				}
 				var ce *infra.ConfigError
 				if !errors.As(err, &ce) || len(ce.Problems) != len(tc.want) {
-					t.Fatalf("error:\n%v\nwant the problems\n%q", err, tc.want)
+					t.Fatalf("error:\n%v\nwant the Problems\n%q", err, tc.want)
 				}
 				for i, p := range ce.Problems {
 					// The provider's own error ends the unknown-snapshot message.

@@ -2,6 +2,8 @@ package synth
 
 import (
 	"testing"
+
+	"github.com/matrix-on-aws/homeserver/infra/ha"
 )
 
 // TestStacksWithRecoveryKeysRender: a stack whose configuration names a
@@ -17,7 +19,7 @@ func TestStacksWithRecoveryKeysRender(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (preview %v): %v", raw, dryRun, err)
 			}
-			if ha := res.Homeserver.HA; ha != nil {
+			if _, ok := res.Homeserver.Layout.(*ha.HA); ok {
 				if got := res.Outputs["databaseIdentifier"].Value; got == "matrix-test" || got == nil {
 					t.Errorf("databaseIdentifier %v: not the restored instance", got)
 				}

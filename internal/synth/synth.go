@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/infra/deploy"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -102,7 +103,7 @@ func Run(opts Options) (*Result, error) {
 	res := &Result{Cloud: cloud, Outputs: map[string]Output{}}
 	var outputs map[string]pulumi.Input
 	program := func(ctx *pulumi.Context) error {
-		hs, err := infra.NewHomeserver(ctx, "homeserver", cfg)
+		hs, err := deploy.Homeserver(ctx, "homeserver", cfg)
 		if err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ func checkTopologySwitch(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeO
 	switch cfg.Topology {
 	case TopologyHA:
 		vols, err := ebs.GetEbsVolumes(ctx, &ebs.GetEbsVolumesArgs{
-			Filters: []ebs.GetEbsVolumesFilter{{Name: "tag:" + snapshotTag, Values: []string{snapshotTarget(ctx)}}},
+			Filters: []ebs.GetEbsVolumesFilter{{Name: "tag:" + SnapshotTag, Values: []string{SnapshotTarget(ctx)}}},
 		}, opts...)
 		if err != nil {
 			return fmt.Errorf("topology: looking for the single topology's data volume: %w", err)
@@ -34,7 +34,7 @@ func checkTopologySwitch(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeO
 		if len(vols.Ids) == 0 {
 			return nil
 		}
-		found = fmt.Sprintf("the single topology's data volume %s (tag %s=%s)", strings.Join(vols.Ids, ", "), snapshotTag, snapshotTarget(ctx))
+		found = fmt.Sprintf("the single topology's data volume %s (tag %s=%s)", strings.Join(vols.Ids, ", "), SnapshotTag, SnapshotTarget(ctx))
 		what, other = "the host, its Elastic IP and the data volume (PostgreSQL and media under /matrix)", "single"
 	case TopologySingle:
 		id := DBIdentifier(ctx.Project(), ctx.Stack())
@@ -63,39 +63,8 @@ func checkTopologySwitch(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeO
 	default:
 		return nil
 	}
-	var ps problems
-	ps.add(qualified("topology"), "this stack already holds data in the %s topology: %s. Switching to %s would delete %s, and %s starts with an empty homeserver. Keep matrix:topology %s, or move the data first (docs/topologies.md, \"Switching topologies\") and confirm with pulumi config set matrix:allowTopologyChange true",
+	var ps Problems
+	ps.Add(Qualified("topology"), "this stack already holds data in the %s topology: %s. Switching to %s would delete %s, and %s starts with an empty homeserver. Keep matrix:topology %s, or move the data first (docs/topologies.md, \"Switching topologies\") and confirm with pulumi config set matrix:allowTopologyChange true",
 		other, found, cfg.Topology, what, cfg.Topology, other)
-	return ps.err()
-}
-
-// haOutputs are the ha topology's stack outputs.
-func (hs *Homeserver) haOutputs() map[string]pulumi.Input {
-	cfg, ha, prov := hs.Config, hs.HA, hs.Provisioning
-	out := map[string]pulumi.Input{
-		"topology":         pulumi.String(string(TopologyHA)),
-		"homeserverUrl":    pulumi.String("https://" + cfg.MatrixHost()),
-		"userIdFormat":     pulumi.String("@user:" + cfg.Domain),
-		"hostedZoneId":     pulumi.String(hs.Facts.ZoneID),
-		"nameServers":      pulumi.ToStringArray(hs.Facts.NameServers),
-		"amiName":          pulumi.String(hs.Facts.AMIName),
-		"loadBalancerDns":  ha.LoadBalancer.DnsName,
-		"autoScalingGroup": ha.Group.Name,
-		"databaseEndpoint": ha.Database.Endpoint,
-		// What a point-in-time restore names as its source.
-		"databaseIdentifier": ha.Database.Identifier,
-		"mediaBucket":        ha.MediaBucket.Bucket,
-		"varsParameter":      ha.VarsParameter.Name,
-		"adminUserId":        pulumi.String("@" + cfg.AdminUser + ":" + cfg.Domain),
-		"adminPassword":      pulumi.ToSecret(prov.AdminPassword.Result),
-		// No SSH in ha: a shell on the current host through Session Manager.
-		"sessionCommand": pulumi.Sprintf("aws ssm start-session --region %s --target \"$(aws autoscaling describe-auto-scaling-groups --region %s --auto-scaling-group-names %s --query 'AutoScalingGroups[0].Instances[0].InstanceId' --output text)\"",
-			cfg.Region, cfg.Region, ha.Group.Name),
-	}
-	if cfg.Element {
-		out["elementUrl"] = pulumi.String("https://" + cfg.ElementHost())
-	}
-	hs.alertOutputs(out)
-	hs.mailOutputs(out)
-	return out
+	return ps.Err()
 }

@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -42,33 +43,33 @@ func planDatabase(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) 
 	if made, err := dbExists(ctx, plan.Identifier, opts...); err != nil || made {
 		return plan, err
 	}
-	var ps problems
+	var ps Problems
 	src, err := rds.LookupInstance(ctx, &rds.LookupInstanceArgs{DbInstanceIdentifier: pulumi.StringRef(d.Source)}, opts...)
 	switch {
 	case err != nil:
-		ps.add(qualified("dbRestore"), "the source instance %s was not found in %s; restore from the stack's current database: set sourceDbInstanceIdentifier to the databaseIdentifier output (pulumi stack output databaseIdentifier). A restore deletes the instance it replaces: its final snapshot and automated backups remain (docs/runbook-ha-restore.md)",
+		ps.Add(Qualified("dbRestore"), "the source instance %s was not found in %s; restore from the stack's current database: set sourceDbInstanceIdentifier to the databaseIdentifier output (pulumi stack output databaseIdentifier). A restore deletes the instance it replaces: its final snapshot and automated backups remain (docs/runbook-ha-restore.md)",
 			d.Source, cfg.Region)
 	case src.Tags["Name"] != dbNameTag(ctx):
 		// RDS gives a point-in-time restore the source's master password,
 		// and the provider does not change it afterwards (it does so only
 		// for snapshot restores): only this stack's own databases have the
 		// password the stack holds and renders into Synapse's vars.
-		ps.add(qualified("dbRestore"), "the source instance %s is not one of this stack's databases (tag Name=%s): a restore keeps the source's master password, which is not the one this stack holds, so Synapse could not log in; restore from this stack's database (the databaseIdentifier output)",
+		ps.Add(Qualified("dbRestore"), "the source instance %s is not one of this stack's databases (tag Name=%s): a restore keeps the source's master password, which is not the one this stack holds, so Synapse could not log in; restore from this stack's database (the databaseIdentifier output)",
 			d.Source, dbNameTag(ctx))
 	case src.BackupRetentionPeriod == 0:
-		ps.add(qualified("dbRestore"), "the source instance %s keeps no automated backups, so it has no point in time to restore to; restore one of its snapshots by hand (docs/runbook-ha-restore.md)", d.Source)
+		ps.Add(Qualified("dbRestore"), "the source instance %s keeps no automated backups, so it has no point in time to restore to; restore one of its snapshots by hand (docs/runbook-ha-restore.md)", d.Source)
 	case !d.Latest:
 		oldest := time.Now().UTC().Add(-time.Duration(src.BackupRetentionPeriod) * 24 * time.Hour)
 		if d.Time.Before(oldest) {
-			ps.add(qualified("dbRestore"), "time %s is older than the %d days of automated backups %s keeps; pick a later time, or restore one of its snapshots by hand (docs/runbook-ha-restore.md)",
+			ps.Add(Qualified("dbRestore"), "time %s is older than the %d days of automated backups %s keeps; pick a later time, or restore one of its snapshots by hand (docs/runbook-ha-restore.md)",
 				d.Time.Format(time.RFC3339), src.BackupRetentionPeriod, d.Source)
 		}
 	}
 	if cfg.Protect {
-		ps.add(qualified("protect"), "is true, and the restore replaces the database %s with %s, which protection forbids: lift it first on its own (pulumi config set matrix:protect false, pulumi up), then restore, and set it again afterwards; docs/runbook-ha-restore.md",
+		ps.Add(Qualified("protect"), "is true, and the restore replaces the database %s with %s, which protection forbids: lift it first on its own (pulumi config set matrix:protect false, pulumi up), then restore, and set it again afterwards; docs/runbook-ha-restore.md",
 			d.Source, plan.Identifier)
 	}
-	return plan, ps.err()
+	return plan, ps.Err()
 }
 
 func dbExists(ctx *pulumi.Context, id string, opts ...pulumi.InvokeOption) (bool, error) {
@@ -104,8 +105,24 @@ func checkRestoreKept(ctx *pulumi.Context, base string, opts ...pulumi.InvokeOpt
 	if err != nil || len(ids) == 0 || slices.Contains(ids, base) {
 		return err
 	}
-	var ps problems
-	ps.add(qualified("dbRestore"), "is unset, but the stack's database is %s, made by a point-in-time restore: without the key the stack declares a new, empty database %s and deletes %s. Set matrix:dbRestore back to the restore that made it (see the history of Pulumi.%s.yaml; docs/runbook-ha-restore.md)",
+	var ps Problems
+	ps.Add(Qualified("dbRestore"), "is unset, but the stack's database is %s, made by a point-in-time restore: without the key the stack declares a new, empty database %s and deletes %s. Set matrix:dbRestore back to the restore that made it (see the history of Pulumi.%s.yaml; docs/runbook-ha-restore.md)",
 		strings.Join(ids, ", "), base, strings.Join(ids, ", "), ctx.Stack())
-	return ps.err()
+	return ps.Err()
+}
+
+var nonIdentifier = regexp.MustCompile(`[^a-z0-9]+`)
+
+// DBIdentifier is the stack's RDS instance identifier, also what the
+// topology-switch check looks for: letters, digits and single hyphens,
+// starting with a letter, at most 63 characters.
+func DBIdentifier(project, stack string) string {
+	id := strings.Trim(nonIdentifier.ReplaceAllString(strings.ToLower(project+"-"+stack), "-"), "-")
+	if id == "" || id[0] < 'a' || id[0] > 'z' {
+		id = "m-" + id
+	}
+	if len(id) > 63 {
+		id = strings.TrimRight(id[:63], "-")
+	}
+	return id
 }

@@ -4,12 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"time"
 
 	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
@@ -23,42 +23,30 @@ const PostgresMajorVersion = "16"
 // TreeObjectKey is where the ansible tree lies in the bootstrap bucket.
 const TreeObjectKey = "ansible.tar"
 
-func (ha *HA) newData(ctx *pulumi.Context, cfg Config, plan DBPlan, opts ...pulumi.ResourceOption) error {
-	if err := ha.newDatabase(ctx, cfg, plan, opts...); err != nil {
-		return fmt.Errorf("database: %w", err)
-	}
-	var err error
-	// Media outlives hosts: protected and retained like the single
-	// topology's data volume.
-	if ha.MediaBucket, err = newPrivateBucket(ctx, "media", true, cfg.Protect, opts...); err != nil {
-		return fmt.Errorf("media bucket: %w", err)
-	}
-	// The bootstrap bucket only holds our ansible tree, rebuilt from the
-	// program on every update.
-	if ha.BootBucket, err = newPrivateBucket(ctx, "bootstrap", false, false, opts...); err != nil {
-		return fmt.Errorf("bootstrap bucket: %w", err)
-	}
-	tarball, err := TreeArchive()
-	if err != nil {
-		return err
-	}
-	if ha.Tree, err = s3.NewBucketObjectv2(ctx, "ansible-tree", &s3.BucketObjectv2Args{
-		Bucket:        ha.BootBucket.ID(),
-		Key:           pulumi.String(TreeObjectKey),
-		ContentBase64: pulumi.String(base64.StdEncoding.EncodeToString(tarball)),
-		ContentType:   pulumi.String("application/x-tar"),
-		Tags:          nameTag(ctx, "ansible-tree"),
-	}, opts...); err != nil {
-		return fmt.Errorf("ansible tree: %w", err)
-	}
-	return nil
+// Database is the stack's PostgreSQL server on RDS, in private subnets,
+// and the passwords of its roles.
+type Database struct {
+	Password    *random.RandomPassword
+	MASPassword *random.RandomPassword // nil unless matrix:auth is mas
+	SubnetGroup *rds.SubnetGroup
+	Instance    *rds.Instance
 }
 
-func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, plan DBPlan, opts ...pulumi.ResourceOption) error {
+// NewDatabase declares the database server of plan in subnets, reachable
+// through the security group group only.
+func NewDatabase(ctx *pulumi.Context, cfg Config, plan DBPlan, subnets []*ec2.Subnet, group pulumi.IDOutput, opts ...pulumi.ResourceOption) (*Database, error) {
+	db := &Database{}
+	if err := db.declare(ctx, cfg, plan, subnets, group, opts...); err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return db, nil
+}
+
+func (db *Database) declare(ctx *pulumi.Context, cfg Config, plan DBPlan, subnets []*ec2.Subnet, sg pulumi.IDOutput, opts ...pulumi.ResourceOption) error {
 	var err error
 	// Letters and digits: RDS refuses / @ " and spaces, and the value lands
 	// in YAML and a libpq connection string.
-	if ha.DBPassword, err = random.NewRandomPassword(ctx, "db-password", &random.RandomPasswordArgs{
+	if db.Password, err = random.NewRandomPassword(ctx, "db-password", &random.RandomPasswordArgs{
 		Length: pulumi.Int(40), Special: pulumi.Bool(false),
 	}, opts...); err != nil {
 		return err
@@ -66,24 +54,25 @@ func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, plan DBPlan, opts ...
 	if cfg.Auth == AuthMAS {
 		// MAS's own role on the same server, which the host creates
 		// (ansible/bootstrap-host) with its own database.
-		if ha.MASDBPassword, err = random.NewRandomPassword(ctx, "mas-db-password", &random.RandomPasswordArgs{
+		if db.MASPassword, err = random.NewRandomPassword(ctx, "mas-db-password", &random.RandomPasswordArgs{
 			Length: pulumi.Int(40), Special: pulumi.Bool(false),
 		}, opts...); err != nil {
 			return err
 		}
 	}
-	var subnets pulumi.StringArray
-	for _, s := range ha.PrivateSubnets {
-		subnets = append(subnets, s.ID())
+	var ids pulumi.StringArray
+	for _, s := range subnets {
+		ids = append(ids, s.ID())
 	}
 	group, err := rds.NewSubnetGroup(ctx, "db", &rds.SubnetGroupArgs{
 		Description: pulumi.String("Matrix database: private subnets, no route to the internet"),
-		SubnetIds:   subnets,
-		Tags:        nameTag(ctx, "db"),
+		SubnetIds:   ids,
+		Tags:        NameTag(ctx, "db"),
 	}, opts...)
 	if err != nil {
 		return err
 	}
+	db.SubnetGroup = group
 	id := plan.Identifier
 	// No database is created here: RDS would create it with the en_US.UTF-8
 	// collation, which Synapse refuses. The host creates it with C collation
@@ -98,11 +87,11 @@ func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, plan DBPlan, opts ...
 		StorageEncrypted:         pulumi.Bool(true),
 		MultiAz:                  pulumi.Bool(cfg.DBMultiAZ),
 		DbSubnetGroupName:        group.Name,
-		VpcSecurityGroupIds:      pulumi.StringArray{ha.DBGroup.ID()},
+		VpcSecurityGroupIds:      pulumi.StringArray{sg},
 		PubliclyAccessible:       pulumi.Bool(false),
 		Port:                     pulumi.Int(PostgresPort),
 		Username:                 pulumi.String(DatabaseUser),
-		Password:                 ha.DBPassword.Result,
+		Password:                 db.Password.Result,
 		BackupRetentionPeriod:    pulumi.Int(cfg.DBBackupRetentionDays),
 		BackupWindow:             pulumi.String("02:00-02:30"),
 		MaintenanceWindow:        pulumi.String("sun:04:00-sun:04:30"),
@@ -118,7 +107,7 @@ func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, plan DBPlan, opts ...
 		// them): the instance a restore replaces stays restorable to any
 		// moment of its backup window.
 		DeleteAutomatedBackups: pulumi.Bool(false),
-		Tags:                   nameTag(ctx, "db"),
+		Tags:                   NameTag(ctx, "db"),
 	}
 	if r := plan.Restore; r != nil {
 		// A new identifier, so the engine creates the restored instance
@@ -136,18 +125,18 @@ func (ha *HA) newDatabase(ctx *pulumi.Context, cfg Config, plan DBPlan, opts ...
 		}
 		args.RestoreToPointInTime = pitr
 	}
-	ha.Database, err = rds.NewInstance(ctx, "db", args, withOpts(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))...)
+	db.Instance, err = rds.NewInstance(ctx, "db", args, WithOpts(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))...)
 	return err
 }
 
-// newPrivateBucket is an S3 bucket nobody outside the account reaches:
+// NewPrivateBucket is an S3 bucket nobody outside the account reaches:
 // encrypted, public access blocked, ACLs off (bucket owner enforced), and
 // versioned when it holds data.
-func newPrivateBucket(ctx *pulumi.Context, name string, versioned, protect bool, opts ...pulumi.ResourceOption) (*s3.BucketV2, error) {
+func NewPrivateBucket(ctx *pulumi.Context, name string, versioned, protect bool, opts ...pulumi.ResourceOption) (*s3.BucketV2, error) {
 	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
 		ForceDestroy: pulumi.Bool(!versioned),
-		Tags:         nameTag(ctx, name),
-	}, withOpts(opts, pulumi.Protect(protect), pulumi.RetainOnDelete(protect))...)
+		Tags:         NameTag(ctx, name),
+	}, WithOpts(opts, pulumi.Protect(protect), pulumi.RetainOnDelete(protect))...)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +210,7 @@ func TreeArchive() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func sha256Hex(b []byte) string {
+func SHA256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

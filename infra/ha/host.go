@@ -1,4 +1,4 @@
-package infra
+package ha
 
 import (
 	"encoding/base64"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/internal/inventory"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
@@ -68,26 +69,12 @@ fi
 // HostPackages returns the apt packages a host installs at first boot.
 func HostPackages() []string { return strings.Fields(hostPackagesList) }
 
-// HostPolicy is the host's inline IAM policy, as IAM reads it.
-type HostPolicy struct {
-	Version   string            `json:"Version"`
-	Statement []PolicyStatement `json:"Statement"`
-}
-
-// PolicyStatement is one statement of HostPolicy.
-type PolicyStatement struct {
-	Sid      string   `json:"Sid"`
-	Effect   string   `json:"Effect"`
-	Action   []string `json:"Action"`
-	Resource []string `json:"Resource"`
-}
-
 // hostPolicy grants exactly what the host does: media objects in its
 // bucket, the one tree object, the stack's parameters. The parameters
 // use the AWS managed key aws/ssm, whose key policy lets the account's
 // principals decrypt through SSM only, so no kms:Decrypt is granted here.
 func hostPolicy(mediaARN, treeARN string, parameterARNs ...string) (string, error) {
-	p := HostPolicy{Version: "2012-10-17", Statement: []PolicyStatement{
+	p := infra.HostPolicy{Version: "2012-10-17", Statement: []infra.PolicyStatement{
 		{Sid: "MediaList", Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{mediaARN}},
 		{Sid: "MediaObjects", Effect: "Allow", Action: []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, Resource: []string{mediaARN + "/*"}},
 		{Sid: "AnsibleTree", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: []string{treeARN}},
@@ -116,7 +103,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // Script is the shell script that fetches the tree and hands over to
 // ansible/bootstrap-host, under a lock that serialises every run on the host.
 func (b bootstrap) Script() string {
-	tarball := hostTreeDir + "/" + TreeObjectKey
+	tarball := hostTreeDir + "/" + infra.TreeObjectKey
 	var s strings.Builder
 	s.WriteString("set -eu\n")
 	if b.AfterCloudInit {
@@ -128,15 +115,15 @@ func (b bootstrap) Script() string {
 	s.WriteString(swapScript())
 	fmt.Fprintf(&s, "install -d -m 0700 %s\n", hostTreeDir)
 	fmt.Fprintf(&s, "python3 -c 'import sys, boto3; boto3.client(\"s3\", region_name=sys.argv[1]).download_file(sys.argv[2], sys.argv[3], sys.argv[4])' %s %s %s %s\n",
-		shellQuote(b.Region), shellQuote(b.Bucket), shellQuote(TreeObjectKey), tarball)
+		shellQuote(b.Region), shellQuote(b.Bucket), shellQuote(infra.TreeObjectKey), tarball)
 	fmt.Fprintf(&s, "rm -rf %s/%s\ntar -xf %s -C %s --no-same-owner\n", hostTreeDir, ansible.Dir, tarball, hostTreeDir)
 	args := []string{
 		"--region", b.Region, "--tree", tarball,
 		"--vars-parameter", b.VarsParameter, "--redact-parameter", b.RedactParameter,
 		"--signing-key-parameter", b.SigningKeyParameter,
 		"--inventory-hostname", b.Hostname, "--inventory-hosts-b64", base64.StdEncoding.EncodeToString([]byte(b.Hosts)),
-		"--health-port", strconv.Itoa(TraefikHealthPort), "--health-path", HealthPath,
-		"--setup-tags", HASetupTags, "--start-tags", HAStartTags,
+		"--health-port", strconv.Itoa(infra.TraefikHealthPort), "--health-path", infra.HealthPath,
+		"--setup-tags", infra.HASetupTags, "--start-tags", infra.HAStartTags,
 	}
 	if b.ExpectVarsSHA != "" {
 		args = append(args, "--expect-vars-sha256", b.ExpectVarsSHA, "--expect-tree-sha256", b.ExpectTreeSHA)
@@ -151,7 +138,7 @@ func (b bootstrap) Script() string {
 
 // cloudConfigHA is a new host's user data: its name, the packages, and the
 // bootstrap run.
-func cloudConfigHA(cfg Config, b bootstrap) (string, error) {
+func cloudConfigHA(cfg infra.Config, b bootstrap) (string, error) {
 	doc := struct {
 		Hostname       string     `yaml:"hostname"`
 		FQDN           string     `yaml:"fqdn"`
@@ -184,13 +171,13 @@ func parameterTier(value string) (string, error) {
 	}
 }
 
-func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...pulumi.ResourceOption) (*Provisioning, error) {
+func (ha *HA) newHost(ctx *pulumi.Context, cfg infra.Config, hs *infra.Homeserver, opts ...pulumi.ResourceOption) (*infra.Provisioning, error) {
 	pin, err := ansible.LoadPin()
 	if err != nil {
 		return nil, err
 	}
-	p := &Provisioning{}
-	if err := p.newSecrets(ctx, cfg, opts...); err != nil {
+	p := &infra.Provisioning{}
+	if err := p.NewSecrets(ctx, cfg, opts...); err != nil {
 		return nil, err
 	}
 	hosts, err := inventory.Hosts(inventory.Host{Name: cfg.MatrixHost(), Local: true})
@@ -198,7 +185,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 		return nil, err
 	}
 	p.Rendered.Hosts = pulumi.String(hosts).ToStringOutput()
-	p.Rendered.Vars, p.Rendered.MaskedVars = renderHAVars(cfg, hs.Facts, pin, ha, p, hs.Mail.relay())
+	p.Rendered.Vars, p.Rendered.MaskedVars = renderHAVars(cfg, hs.Facts, pin, ha, p, hs.Mail.Relayed())
 
 	secure := func(name, role string, value pulumi.StringOutput) (*ssm.Parameter, error) {
 		tier := pulumi.Unsecret(value.ApplyT(parameterTier)).(pulumi.StringOutput)
@@ -208,7 +195,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 			Type:        pulumi.String("SecureString"),
 			Value:       pulumi.ToSecret(value).(pulumi.StringOutput),
 			Tier:        tier,
-			Tags:        nameTag(ctx, name),
+			Tags:        infra.NameTag(ctx, name),
 		}, opts...)
 	}
 	if ha.VarsParameter, err = secure("vars", "vars.yml of the upstream playbook for "+cfg.MatrixHost(), p.Rendered.Vars); err != nil {
@@ -216,7 +203,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 	}
 	// The host masks these in the playbook's output, as run-playbook does
 	// for a single host; the database password is the ha topology's own.
-	redactParts := []any{p.redactions(cfg, hs.Mail.relay()), ha.DBPassword.Result}
+	redactParts := []any{p.Redactions(cfg, hs.Mail.Relayed()), ha.DBPassword.Result}
 	if ha.MASDBPassword != nil {
 		redactParts = append(redactParts, ha.MASDBPassword.Result)
 	}
@@ -279,13 +266,13 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 		UserData:             userData,
 		UpdateDefaultVersion: pulumi.Bool(true),
 		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
-			ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("instance"), Tags: nameTag(ctx, "host")},
-			ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("volume"), Tags: nameTag(ctx, "root")},
+			ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("instance"), Tags: infra.NameTag(ctx, "host")},
+			ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("volume"), Tags: infra.NameTag(ctx, "root")},
 		},
-		Tags: nameTag(ctx, "host"),
+		Tags: infra.NameTag(ctx, "host"),
 		// As for the single host: a newer Ubuntu image must not replace the
 		// running host; roll deliberately (docs/topologies.md).
-	}, withOpts(opts, pulumi.IgnoreChanges([]string{"imageId"}))...); err != nil {
+	}, infra.WithOpts(opts, pulumi.IgnoreChanges([]string{"imageId"}))...); err != nil {
 		return nil, err
 	}
 	var subnets pulumi.StringArray
@@ -330,7 +317,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 			autoscaling.GroupTagArgs{Key: pulumi.String("Stack"), Value: pulumi.String(ctx.Stack()), PropagateAtLaunch: pulumi.Bool(true)},
 			autoscaling.GroupTagArgs{Key: pulumi.String("ManagedBy"), Value: pulumi.String("pulumi"), PropagateAtLaunch: pulumi.Bool(true)},
 		},
-	}, withOpts(opts, pulumi.DependsOn(after))...); err != nil {
+	}, infra.WithOpts(opts, pulumi.DependsOn(after))...); err != nil {
 		return nil, err
 	}
 	if !cfg.Provision {
@@ -342,9 +329,9 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg Config, hs *Homeserver, opts ...p
 // newIdentity is the host's role: the inline least-privilege policy plus
 // AmazonSSMManagedInstanceCore, which Run Command (the association) and
 // Session Manager need.
-func (ha *HA) newIdentity(ctx *pulumi.Context, facts Facts, opts ...pulumi.ResourceOption) error {
+func (ha *HA) newIdentity(ctx *pulumi.Context, facts infra.Facts, opts ...pulumi.ResourceOption) error {
 	var err error
-	if ha.Role, ha.Profile, err = newInstanceRole(ctx, "Matrix homeserver host: media bucket, its configuration parameters, SSM", opts...); err != nil {
+	if ha.Role, ha.Profile, err = infra.NewInstanceRole(ctx, "Matrix homeserver host: media bucket, its configuration parameters, SSM", opts...); err != nil {
 		return err
 	}
 	if _, err = iam.NewRolePolicyAttachment(ctx, "host-ssm", &iam.RolePolicyAttachmentArgs{
@@ -354,7 +341,7 @@ func (ha *HA) newIdentity(ctx *pulumi.Context, facts Facts, opts ...pulumi.Resou
 		return err
 	}
 	doc := pulumi.All(ha.MediaBucket.Arn, ha.BootBucket.Arn, ha.VarsParameter.Arn, ha.RedactParameter.Arn, ha.SigningKeyParameter.Arn).ApplyT(func(v []any) (string, error) {
-		return hostPolicy(v[0].(string), v[1].(string)+"/"+TreeObjectKey, v[2].(string), v[3].(string), v[4].(string))
+		return hostPolicy(v[0].(string), v[1].(string)+"/"+infra.TreeObjectKey, v[2].(string), v[3].(string), v[4].(string))
 	}).(pulumi.StringOutput)
 	ha.RolePolicy, err = iam.NewRolePolicy(ctx, "host", &iam.RolePolicyArgs{
 		Role:   ha.Role.Name,
@@ -370,13 +357,13 @@ func (ha *HA) newIdentity(ctx *pulumi.Context, facts Facts, opts ...pulumi.Resou
 // changes; pulumi up waits for it to succeed. It needs nothing on the
 // operator's machine. The same association runs on every new instance of
 // the group, where it finds the inputs already applied at boot.
-func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provisioning, base bootstrap, opts ...pulumi.ResourceOption) error {
-	tarball, err := TreeArchive()
+func (ha *HA) newApply(ctx *pulumi.Context, cfg infra.Config, hs *infra.Homeserver, p *infra.Provisioning, base bootstrap, opts ...pulumi.ResourceOption) error {
+	tarball, err := infra.TreeArchive()
 	if err != nil {
 		return err
 	}
-	treeSHA := sha256Hex(tarball)
-	varsSHA := pulumi.Unsecret(p.Rendered.Vars.ApplyT(func(v string) string { return sha256Hex([]byte(v)) })).(pulumi.StringOutput)
+	treeSHA := infra.SHA256Hex(tarball)
+	varsSHA := pulumi.Unsecret(p.Rendered.Vars.ApplyT(func(v string) string { return infra.SHA256Hex([]byte(v)) })).(pulumi.StringOutput)
 	commands := pulumi.All(ha.BootBucket.Bucket, varsSHA).ApplyT(func(v []any) string {
 		b := base
 		b.Bucket, b.ExpectVarsSHA, b.ExpectTreeSHA, b.AfterCloudInit = v[0].(string), v[1].(string), treeSHA, true
@@ -397,8 +384,8 @@ func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provi
 		MaxErrors:                    pulumi.String("0"),
 		ComplianceSeverity:           pulumi.String("HIGH"),
 		WaitForSuccessTimeoutSeconds: pulumi.Int(bootstrapTimeout),
-		Tags:                         nameTag(ctx, "playbook"),
-	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{ha.Group, ha.VarsParameter, ha.RedactParameter, ha.SigningKeyParameter, ha.Tree}),
+		Tags:                         infra.NameTag(ctx, "playbook"),
+	}, infra.WithOpts(opts, pulumi.DependsOn([]pulumi.Resource{ha.Group, ha.VarsParameter, ha.RedactParameter, ha.SigningKeyParameter, ha.Tree}),
 		// The provider waits for success only when it creates an
 		// association: new inputs replace it, so pulumi up always waits for
 		// the run, and deleting first keeps two runs from overlapping.
@@ -414,8 +401,8 @@ func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provi
 	}
 	// The ALB's addresses change, so there is no address to expect: verify
 	// checks that the names resolve, then TLS, federation and a login.
-	ha.Verify, err = newVerify(ctx, cfg, nil, p.AdminPassword.Result, after,
-		contentHash(varsSHA, pulumi.String(treeSHA), p.AdminPassword.Result), opts...)
+	ha.Verify, err = infra.NewVerify(ctx, cfg, nil, p.AdminPassword.Result, after,
+		infra.ContentHash(varsSHA, pulumi.String(treeSHA), p.AdminPassword.Result), opts...)
 	p.Verify = ha.Verify
 	return err
 }
@@ -423,16 +410,16 @@ func (ha *HA) newApply(ctx *pulumi.Context, cfg Config, hs *Homeserver, p *Provi
 // renderHAVars renders vars.yml for the ha topology, and the same with the
 // secrets masked, which waits only for the database's address and the
 // bucket's name.
-func renderHAVars(cfg Config, facts Facts, pin ansible.Pin, ha *HA, p *Provisioning, relay *Relay) (vars, masked pulumi.StringOutput) {
-	base := settings(cfg, pin)
-	base.Email = relay.settings()
-	user, password := relay.credentials()
+func renderHAVars(cfg infra.Config, facts infra.Facts, pin ansible.Pin, ha *HA, p *infra.Provisioning, relay *infra.Relay) (vars, masked pulumi.StringOutput) {
+	base := infra.InventorySettings(cfg, pin)
+	base.Email = relay.Vars()
+	user, password := relay.Credentials()
 	base.TURN, base.ElementCall = false, false // refused in ha by ParseConfig; never rendered
 	haSettings := func(host, bucket string) *inventory.HASettings {
 		return &inventory.HASettings{
-			DatabaseHost: host, DatabaseUser: DatabaseUser, DatabaseName: DatabaseName,
+			DatabaseHost: host, DatabaseUser: infra.DatabaseUser, DatabaseName: infra.DatabaseName,
 			MediaBucket: bucket, MediaRegion: cfg.Region, MediaEndpoint: S3Endpoint(cfg.Region, facts.DNSSuffix),
-			WebPort: TraefikWebPort, FederationPort: TraefikFederationPort, HealthPort: TraefikHealthPort,
+			WebPort: infra.TraefikWebPort, FederationPort: infra.TraefikFederationPort, HealthPort: infra.TraefikHealthPort,
 			TrustedCIDR: trustedProxies(cfg).String(),
 		}
 	}
@@ -441,11 +428,11 @@ func renderHAVars(cfg Config, facts Facts, pin ansible.Pin, ha *HA, p *Provision
 		masPassword = ha.MASDBPassword.Result
 	}
 	vars = pulumi.All(ha.Database.Address, ha.MediaBucket.Bucket, p.GenericSecretKey.Result, p.PostgresPassword.Result,
-		ha.DBPassword.Result, p.AdminPassword.Result, user, password, p.MAS.settings(), masPassword).ApplyT(func(v []any) (string, error) {
+		ha.DBPassword.Result, p.AdminPassword.Result, user, password, p.MAS.Settings(), masPassword).ApplyT(func(v []any) (string, error) {
 		s := base
 		s.HA = haSettings(v[0].(string), v[1].(string))
 		s.GenericSecretKey, s.PostgresPassword, s.HA.DatabasePassword, s.AdminPassword = v[2].(string), v[3].(string), v[4].(string), v[5].(string)
-		s.Email = withCredentials(base.Email, v[6].(string), v[7].(string))
+		s.Email = infra.WithCredentials(base.Email, v[6].(string), v[7].(string))
 		s.MAS, _ = v[8].(*inventory.MASSettings) // nil when MAS is off
 		s.HA.MASDatabasePassword = v[9].(string)
 		rv, err := inventory.NewVars(s)
@@ -457,7 +444,7 @@ func renderHAVars(cfg Config, facts Facts, pin ansible.Pin, ha *HA, p *Provision
 	masked = pulumi.All(ha.Database.Address, ha.MediaBucket.Bucket).ApplyT(func(v []any) (string, error) {
 		s := base
 		s.HA = haSettings(v[0].(string), v[1].(string))
-		s.MAS = p.MAS.masked()
+		s.MAS = p.MAS.Masked()
 		rv, err := inventory.MaskedVars(s)
 		if err != nil {
 			return "", err

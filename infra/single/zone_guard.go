@@ -1,9 +1,10 @@
-package infra
+package single
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ebs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -22,11 +23,11 @@ type dataVolume struct {
 // also checks that snapshot, which EBS would otherwise refuse only after
 // the new instance exists. As checkTopologySwitch, it looks the volume up
 // by the stack's snapshot tag, since the program cannot read its state.
-func checkDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulumi.InvokeOption) error {
-	if cfg.Topology != TopologySingle {
+func checkDataVolume(ctx *pulumi.Context, cfg infra.Config, facts infra.Facts, opts ...pulumi.InvokeOption) error {
+	if cfg.Topology != infra.TopologySingle {
 		return nil
 	}
-	var ps problems
+	var ps infra.Problems
 	if cfg.DataVolumeSnapshotID != "" {
 		checkSnapshot(ctx, cfg, &ps, opts...)
 	}
@@ -35,11 +36,11 @@ func checkDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulum
 		return err
 	}
 	if len(vols) == 0 {
-		return ps.err() // a new stack, or its volume is gone: nothing to lose
+		return ps.Err() // a new stack, or its volume is gone: nothing to lose
 	}
 	for _, v := range vols {
 		if v.Zone == facts.HostZone && v.SnapshotID == cfg.DataVolumeSnapshotID {
-			return ps.err() // the volume the state holds stays
+			return ps.Err() // the volume the state holds stays
 		}
 	}
 	cur := vols[0]
@@ -54,29 +55,29 @@ func checkDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulum
 	}
 	switch {
 	case cfg.DataVolumeSnapshotID == "":
-		ps.add(qualified("dataVolumeSnapshotId"), "the stack's data volume %s would be replaced by an empty volume %s, losing the homeserver's data (only a final snapshot would be left). To move the data, set matrix:dataVolumeSnapshotId to the volume's latest snapshot (aws ec2 describe-snapshots --owner-ids self --filters Name=tag:%s,Values=%s); to keep the volume, set matrix:availabilityZone %s%s; %s",
-			strings.Join(found, ", "), why, snapshotTag, snapshotTarget(ctx), cur.Zone, keepSnapshot(cur), fix)
+		ps.Add(infra.Qualified("dataVolumeSnapshotId"), "the stack's data volume %s would be replaced by an empty volume %s, losing the homeserver's data (only a final snapshot would be left). To move the data, set matrix:dataVolumeSnapshotId to the volume's latest snapshot (aws ec2 describe-snapshots --owner-ids self --filters Name=tag:%s,Values=%s); to keep the volume, set matrix:availabilityZone %s%s; %s",
+			strings.Join(found, ", "), why, infra.SnapshotTag, infra.SnapshotTarget(ctx), cur.Zone, keepSnapshot(cur), fix)
 	case isCreatedFrom(vols, cfg.DataVolumeSnapshotID):
-		ps.add(qualified("dataVolumeSnapshotId"), "%s is the snapshot the current data volume %s was created from, not a copy of its data today: the new volume %s would lose everything written since. Give the volume's latest snapshot (aws ec2 describe-snapshots --owner-ids self --filters Name=tag:%s,Values=%s); %s",
-			cfg.DataVolumeSnapshotID, strings.Join(found, ", "), why, snapshotTag, snapshotTarget(ctx), fix)
+		ps.Add(infra.Qualified("dataVolumeSnapshotId"), "%s is the snapshot the current data volume %s was created from, not a copy of its data today: the new volume %s would lose everything written since. Give the volume's latest snapshot (aws ec2 describe-snapshots --owner-ids self --filters Name=tag:%s,Values=%s); %s",
+			cfg.DataVolumeSnapshotID, strings.Join(found, ", "), why, infra.SnapshotTag, infra.SnapshotTarget(ctx), fix)
 	}
 	if cfg.Protect {
-		ps.add(qualified("protect"), "is true, and the data volume %s would be replaced %s, with the instance and their attachment, which protection forbids: lift it first on its own (pulumi config set matrix:protect false, pulumi up), then change the zone or snapshot, and set it again afterwards; %s",
+		ps.Add(infra.Qualified("protect"), "is true, and the data volume %s would be replaced %s, with the instance and their attachment, which protection forbids: lift it first on its own (pulumi config set matrix:protect false, pulumi up), then change the zone or snapshot, and set it again afterwards; %s",
 			cur.ID, why, fix)
 	}
-	return ps.err()
+	return ps.Err()
 }
 
-func checkSnapshot(ctx *pulumi.Context, cfg Config, ps *problems, opts ...pulumi.InvokeOption) {
+func checkSnapshot(ctx *pulumi.Context, cfg infra.Config, ps *infra.Problems, opts ...pulumi.InvokeOption) {
 	id := cfg.DataVolumeSnapshotID
 	snap, err := ebs.LookupSnapshot(ctx, &ebs.LookupSnapshotArgs{SnapshotIds: []string{id}}, opts...)
 	switch {
 	case err != nil:
-		ps.add(qualified("dataVolumeSnapshotId"), "%s is not a snapshot this account can read in %s (snapshots are regional: copy it here first, or pick one of aws ec2 describe-snapshots --owner-ids self): %v", id, cfg.Region, err)
+		ps.Add(infra.Qualified("dataVolumeSnapshotId"), "%s is not a snapshot this account can read in %s (snapshots are regional: copy it here first, or pick one of aws ec2 describe-snapshots --owner-ids self): %v", id, cfg.Region, err)
 	case snap.State != "completed":
-		ps.add(qualified("dataVolumeSnapshotId"), "%s is %s, not completed; wait for it (aws ec2 wait snapshot-completed --snapshot-ids %s), then run pulumi up again", id, snap.State, id)
+		ps.Add(infra.Qualified("dataVolumeSnapshotId"), "%s is %s, not completed; wait for it (aws ec2 wait snapshot-completed --snapshot-ids %s), then run pulumi up again", id, snap.State, id)
 	case snap.VolumeSize > cfg.DataVolumeGiB:
-		ps.add(qualified("dataVolumeGiB"), "is %d, but snapshot %s (matrix:dataVolumeSnapshotId) holds a %d GiB volume, and a volume cannot be smaller than its snapshot; set matrix:dataVolumeGiB to at least %d",
+		ps.Add(infra.Qualified("dataVolumeGiB"), "is %d, but snapshot %s (matrix:dataVolumeSnapshotId) holds a %d GiB volume, and a volume cannot be smaller than its snapshot; set matrix:dataVolumeGiB to at least %d",
 			cfg.DataVolumeGiB, id, snap.VolumeSize, snap.VolumeSize)
 	}
 }
@@ -85,7 +86,7 @@ func checkSnapshot(ctx *pulumi.Context, cfg Config, ps *problems, opts ...pulumi
 // the data volume, and any an earlier move retained.
 func stackDataVolumes(ctx *pulumi.Context, opts ...pulumi.InvokeOption) ([]dataVolume, error) {
 	ids, err := ebs.GetEbsVolumes(ctx, &ebs.GetEbsVolumesArgs{
-		Filters: []ebs.GetEbsVolumesFilter{{Name: "tag:" + snapshotTag, Values: []string{snapshotTarget(ctx)}}},
+		Filters: []ebs.GetEbsVolumesFilter{{Name: "tag:" + infra.SnapshotTag, Values: []string{infra.SnapshotTarget(ctx)}}},
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("data volume: looking for the stack's data volume: %w", err)

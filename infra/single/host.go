@@ -1,8 +1,9 @@
-package infra
+package single
 
 import (
 	"fmt"
 
+	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/dlm"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ebs"
@@ -12,17 +13,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 )
-
-// DataDevice is where the data volume is attached. Nitro instances expose
-// it as an NVMe device whose serial is the volume ID; the prepare playbook
-// resolves either form.
-const DataDevice = "/dev/sdf"
-
-// SSHUser is the login user of Ubuntu cloud images (passwordless sudo).
-const SSHUser = "ubuntu"
-
-// snapshotTag marks the volumes the snapshot policy of this stack manages.
-const snapshotTag = "matrix-snapshots"
 
 // Host is the machine and everything bound to its lifetime or its data.
 type Host struct {
@@ -44,14 +34,14 @@ type Host struct {
 }
 
 // notify are the topics the recovery alarm also notifies (matrix:alertEmail).
-func newHost(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw *Firewall, notify pulumi.Array, opts ...pulumi.ResourceOption) (*Host, error) {
+func newHost(ctx *pulumi.Context, cfg infra.Config, facts infra.Facts, network *infra.Network, fw *Firewall, notify pulumi.Array, opts ...pulumi.ResourceOption) (*Host, error) {
 	h := &Host{}
 	var err error
 	if h.KeyPair, h.PrivateKey, err = newKeyPair(ctx, cfg, opts...); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	if cfg.Access == AccessSSM {
-		if h.Profile, h.SessionPolicy, err = newSessionIdentity(ctx, opts...); err != nil {
+	if cfg.Access == infra.AccessSSM {
+		if h.Profile, h.SessionPolicy, err = infra.NewSessionIdentity(ctx, opts...); err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
 	}
@@ -64,7 +54,7 @@ func newHost(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw 
 	if h.DataVolume, h.Attachment, err = newDataVolume(ctx, cfg, facts, h.Instance, opts...); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	if h.Snapshots, err = newSnapshotPolicy(ctx, cfg, facts, opts...); err != nil {
+	if h.Snapshots, err = infra.NewSnapshotPolicy(ctx, cfg, facts, "/matrix", opts...); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	if h.Recovery, err = newRecoveryAlarm(ctx, cfg, facts, h.Instance, notify, opts...); err != nil {
@@ -73,7 +63,7 @@ func newHost(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw 
 	return h, nil
 }
 
-func newKeyPair(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) (*ec2.KeyPair, *tls.PrivateKey, error) {
+func newKeyPair(ctx *pulumi.Context, cfg infra.Config, opts ...pulumi.ResourceOption) (*ec2.KeyPair, *tls.PrivateKey, error) {
 	var key *tls.PrivateKey
 	publicKey := pulumi.String(cfg.SSHPublicKey).ToStringOutput()
 	if cfg.SSHPublicKey == "" {
@@ -86,12 +76,12 @@ func newKeyPair(ctx *pulumi.Context, cfg Config, opts ...pulumi.ResourceOption) 
 	}
 	pair, err := ec2.NewKeyPair(ctx, "ssh", &ec2.KeyPairArgs{
 		PublicKey: publicKey,
-		Tags:      nameTag(ctx, "ssh"),
+		Tags:      infra.NameTag(ctx, "ssh"),
 	}, opts...)
 	return pair, key, err
 }
 
-func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network, fw *Firewall, h *Host, opts ...pulumi.ResourceOption) (*ec2.Instance, error) {
+func newInstance(ctx *pulumi.Context, cfg infra.Config, facts infra.Facts, network *infra.Network, fw *Firewall, h *Host, opts ...pulumi.ResourceOption) (*ec2.Instance, error) {
 	userData, err := cloudConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -113,7 +103,7 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 			VolumeSize:          pulumi.Int(cfg.RootVolumeGiB),
 			Encrypted:           pulumi.Bool(true),
 			DeleteOnTermination: pulumi.Bool(true),
-			Tags:                nameTag(ctx, "root"),
+			Tags:                infra.NameTag(ctx, "root"),
 		},
 		// Guards against a termination outside Pulumi (console, CLI). It
 		// does not guard against Pulumi itself: the provider switches it
@@ -121,7 +111,7 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 		// below is what stops those.
 		DisableApiTermination: pulumi.Bool(cfg.Protect),
 		UserData:              pulumi.String(userData),
-		Tags:                  nameTag(ctx, "host"),
+		Tags:                  infra.NameTag(ctx, "host"),
 	}
 	if cfg.IPv6 {
 		args.Ipv6AddressCount = pulumi.Int(1)
@@ -130,13 +120,13 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 		args.IamInstanceProfile = h.Profile.Name
 		// The agent registers at boot; with the policy in place first it
 		// does not wait for its next retry.
-		opts = withOpts(opts, pulumi.DependsOn([]pulumi.Resource{h.SessionPolicy}))
+		opts = infra.WithOpts(opts, pulumi.DependsOn([]pulumi.Resource{h.SessionPolicy}))
 	}
 	// With matrix:protect the engine refuses to replace or delete the host
 	// (a replace fails in the preview, before the new instance is created),
 	// whatever an `up` or `destroy` was asked to do. A deliberate roll lifts
 	// it first: matrix:protect false, `pulumi up`, then the change.
-	opts = withOpts(opts, pulumi.Protect(cfg.Protect))
+	opts = infra.WithOpts(opts, pulumi.Protect(cfg.Protect))
 	if cfg.AMIID != "" {
 		// A pinned image is a deliberate choice: changing it replaces the host.
 		args.Ami = pulumi.String(cfg.AMIID)
@@ -145,12 +135,12 @@ func newInstance(ctx *pulumi.Context, cfg Config, facts Facts, network *Network,
 	// A newer Ubuntu image must not replace a running homeserver: the image
 	// is read at creation only (ignoreChanges keeps the stored one even on
 	// --replace). Roll deliberately by setting matrix:amiId.
-	return ec2.NewInstance(ctx, "host", args, withOpts(opts, pulumi.IgnoreChanges([]string{"ami"}))...)
+	return ec2.NewInstance(ctx, "host", args, infra.WithOpts(opts, pulumi.IgnoreChanges([]string{"ami"}))...)
 }
 
 // cloudConfig is the host's user data: only its name. Packages, Docker and
 // everything else are the playbook's job.
-func cloudConfig(cfg Config) (string, error) {
+func cloudConfig(cfg infra.Config) (string, error) {
 	b, err := yaml.Marshal(map[string]any{
 		"hostname":         "matrix",
 		"fqdn":             cfg.MatrixHost(),
@@ -170,7 +160,7 @@ func cloudConfig(cfg Config) (string, error) {
 func newElasticIP(ctx *pulumi.Context, instance *ec2.Instance, opts ...pulumi.ResourceOption) (*ec2.Eip, *ec2.EipAssociation, error) {
 	ip, err := ec2.NewEip(ctx, "ip", &ec2.EipArgs{
 		Domain: pulumi.String("vpc"),
-		Tags:   nameTag(ctx, "ip"),
+		Tags:   infra.NameTag(ctx, "ip"),
 	}, opts...)
 	if err != nil {
 		return nil, nil, err
@@ -184,10 +174,10 @@ func newElasticIP(ctx *pulumi.Context, instance *ec2.Instance, opts ...pulumi.Re
 
 // newDataVolume creates /matrix's volume in the subnet's zone, independent
 // of the instance, so replacing the instance keeps every byte of state.
-func newDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.Instance, opts ...pulumi.ResourceOption) (*ebs.Volume, *ec2.VolumeAttachment, error) {
-	tags := nameTag(ctx, "data")
-	tags[snapshotTag] = pulumi.String(snapshotTarget(ctx))
-	volOpts := withOpts(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))
+func newDataVolume(ctx *pulumi.Context, cfg infra.Config, facts infra.Facts, instance *ec2.Instance, opts ...pulumi.ResourceOption) (*ebs.Volume, *ec2.VolumeAttachment, error) {
+	tags := infra.NameTag(ctx, "data")
+	tags[infra.SnapshotTag] = pulumi.String(infra.SnapshotTarget(ctx))
+	volOpts := infra.WithOpts(opts, pulumi.Protect(cfg.Protect), pulumi.RetainOnDelete(cfg.Protect))
 	args := &ebs.VolumeArgs{
 		// With the instance: a volume attaches only in its own zone.
 		AvailabilityZone: pulumi.String(facts.HostZone),
@@ -205,7 +195,7 @@ func newDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.I
 		return nil, nil, err
 	}
 	att, err := ec2.NewVolumeAttachment(ctx, "data", &ec2.VolumeAttachmentArgs{
-		DeviceName: pulumi.String(DataDevice),
+		DeviceName: pulumi.String(infra.DataDevice),
 		VolumeId:   vol.ID(),
 		InstanceId: instance.ID(),
 		// Docker and PostgreSQL write to /matrix: detach only when stopped.
@@ -217,63 +207,20 @@ func newDataVolume(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.I
 		// a destroy deletes dependents before it reaches the protected
 		// instance and fails there, and deleting this attachment on the
 		// way would stop the running homeserver to detach /matrix.
-	}, withOpts(opts, pulumi.DeleteBeforeReplace(true), pulumi.Protect(cfg.Protect))...)
+	}, infra.WithOpts(opts, pulumi.DeleteBeforeReplace(true), pulumi.Protect(cfg.Protect))...)
 	return vol, att, err
-}
-
-func snapshotTarget(ctx *pulumi.Context) string { return ctx.Project() + "-" + ctx.Stack() }
-
-func newSnapshotPolicy(ctx *pulumi.Context, cfg Config, facts Facts, opts ...pulumi.ResourceOption) (*dlm.LifecyclePolicy, error) {
-	role, err := iam.NewRole(ctx, "snapshots", &iam.RoleArgs{
-		Description:      pulumi.String("Data Lifecycle Manager: daily snapshots of the Matrix data volume"),
-		AssumeRolePolicy: pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"dlm.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
-		Tags:             nameTag(ctx, "snapshots"),
-	}, opts...)
-	if err != nil {
-		return nil, err
-	}
-	attach, err := iam.NewRolePolicyAttachment(ctx, "snapshots", &iam.RolePolicyAttachmentArgs{
-		Role:      role.Name,
-		PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole", facts.Partition),
-	}, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return dlm.NewLifecyclePolicy(ctx, "snapshots", &dlm.LifecyclePolicyArgs{
-		Description:      pulumi.Sprintf("daily snapshots of %s /matrix", cfg.MatrixHost()),
-		ExecutionRoleArn: role.Arn,
-		State:            pulumi.String("ENABLED"),
-		PolicyDetails: dlm.LifecyclePolicyPolicyDetailsArgs{
-			ResourceTypes: pulumi.StringArray{pulumi.String("VOLUME")},
-			TargetTags:    pulumi.StringMap{snapshotTag: pulumi.String(snapshotTarget(ctx))},
-			Schedules: dlm.LifecyclePolicyPolicyDetailsScheduleArray{dlm.LifecyclePolicyPolicyDetailsScheduleArgs{
-				Name:     pulumi.String("daily"),
-				CopyTags: pulumi.Bool(true),
-				CreateRule: dlm.LifecyclePolicyPolicyDetailsScheduleCreateRuleArgs{
-					Interval:     pulumi.Int(24),
-					IntervalUnit: pulumi.String("HOURS"),
-					Times:        pulumi.String("03:00"),
-				},
-				RetainRule: dlm.LifecyclePolicyPolicyDetailsScheduleRetainRuleArgs{
-					Interval:     pulumi.Int(cfg.SnapshotRetentionDays),
-					IntervalUnit: pulumi.String("DAYS"),
-				},
-			}},
-		},
-		Tags: nameTag(ctx, "snapshots"),
-	}, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{attach}))...)
 }
 
 // newRecoveryAlarm moves the instance to healthy hardware when AWS's own
 // system status check fails; the EIP, volumes and IPv6 address come along.
 // With alerting it also notifies the topics, on recovery and on OK: the
 // host was down, and the operator learns whether it came back.
-func newRecoveryAlarm(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec2.Instance, notify pulumi.Array, opts ...pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
+func newRecoveryAlarm(ctx *pulumi.Context, cfg infra.Config, facts infra.Facts, instance *ec2.Instance, notify pulumi.Array, opts ...pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
 	description := fmt.Sprintf("recover %s when the system status check fails", cfg.MatrixHost())
 	actions := pulumi.Array{pulumi.Sprintf("arn:%s:automate:%s:ec2:recover", facts.Partition, cfg.Region)}
 	var ok pulumi.Array
 	if len(notify) > 0 {
-		description = fmt.Sprintf("The host of %s fails its system status check: the AWS hardware or network under it is impaired. EC2 is recovering it onto healthy hardware (same instance, addresses and volumes; it reboots). An OK follows when it is back. Follow %s, \"System status check failed\".", cfg.MatrixHost(), runbook)
+		description = fmt.Sprintf("The host of %s fails its system status check: the AWS hardware or network under it is impaired. EC2 is recovering it onto healthy hardware (same instance, addresses and volumes; it reboots). An OK follows when it is back. Follow %s, \"System status check failed\".", cfg.MatrixHost(), infra.Runbook)
 		actions, ok = append(actions, notify...), notify
 	}
 	return cloudwatch.NewMetricAlarm(ctx, "recover", &cloudwatch.MetricAlarmArgs{
@@ -288,6 +235,6 @@ func newRecoveryAlarm(ctx *pulumi.Context, cfg Config, facts Facts, instance *ec
 		Threshold:          pulumi.Float64(0),
 		AlarmActions:       actions,
 		OkActions:          ok,
-		Tags:               nameTag(ctx, "recover"),
+		Tags:               infra.NameTag(ctx, "recover"),
 	}, opts...)
 }
