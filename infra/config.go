@@ -105,6 +105,7 @@ type Config struct {
 	AdminUser             string
 	Verify                bool
 	Topology              Topology
+	EKS                   EKS // the eks topology's keys; zero in the others
 	DBInstanceClass       string
 	DBMultiAZ             bool
 	DBAllocatedGiB        int
@@ -237,6 +238,8 @@ func ParseConfig(raw map[string]string, secretKeys ...string) (Config, error) {
 	switch {
 	case c.Topology == TopologyHA:
 		r.haOnlyChecks(c)
+	case c.Topology == TopologyEKS:
+		r.eksChecks(&c, secretKeys)
 	case c.Access == AccessSSM:
 		r.ssmOnlyChecks(c)
 	case c.Access == AccessSSH:
@@ -601,7 +604,7 @@ func (r *reader) adminUser() string {
 }
 
 func (r *reader) topology() Topology {
-	return oneOf(r, "topology", "a topology", "single (default) or ha", TopologySingle, TopologyHA)
+	return oneOf(r, "topology", "a topology", "single (default), ha or eks", TopologySingle, TopologyHA, TopologyEKS)
 }
 
 var dbInstanceClassPattern = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)

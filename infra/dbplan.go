@@ -28,7 +28,7 @@ type DBPlan struct {
 // restore already made (its instance exists) is not checked again: its
 // time leaves the backup window while it stays configured.
 func planDatabase(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeOption) (DBPlan, error) {
-	if cfg.Topology != TopologyHA {
+	if cfg.Topology == TopologySingle {
 		return DBPlan{}, nil
 	}
 	base := DBIdentifier(ctx.Project(), ctx.Stack())

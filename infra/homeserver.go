@@ -128,7 +128,7 @@ func (hs *Homeserver) Outputs() map[string]pulumi.Input {
 	if cfg.Element {
 		out["elementUrl"] = pulumi.String("https://" + cfg.ElementHost())
 	}
-	if host := cfg.ElementCallHost(); host != "" {
+	if host := cfg.ElementCallHost(); host != "" && cfg.Topology != TopologyEKS {
 		out["elementCallUrl"] = pulumi.String("https://" + host)
 	}
 	if prov := hs.Provisioning; prov != nil {

@@ -24,7 +24,7 @@ func checkTopologySwitch(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeO
 	}
 	var found, what, other string
 	switch cfg.Topology {
-	case TopologyHA:
+	case TopologyHA, TopologyEKS:
 		vols, err := ebs.GetEbsVolumes(ctx, &ebs.GetEbsVolumesArgs{
 			Filters: []ebs.GetEbsVolumesFilter{{Name: "tag:" + SnapshotTag, Values: []string{SnapshotTarget(ctx)}}},
 		}, opts...)

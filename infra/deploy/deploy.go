@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/infra/eks"
 	"github.com/matrix-on-aws/homeserver/infra/ha"
 	"github.com/matrix-on-aws/homeserver/infra/single"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -19,6 +20,8 @@ func Layout(cfg infra.Config) (infra.Layout, error) {
 		return single.New(), nil
 	case infra.TopologyHA:
 		return ha.New(), nil
+	case infra.TopologyEKS:
+		return eks.New(), nil
 	}
 	return nil, fmt.Errorf("deploy: no topology package for %q", cfg.Topology)
 }

@@ -188,48 +188,8 @@ func (ha *HA) newSecurityGroups(ctx *pulumi.Context, cfg infra.Config, network *
 }
 
 func (ha *HA) newLoadBalancer(ctx *pulumi.Context, cfg infra.Config, facts infra.Facts, network *infra.Network, opts ...pulumi.ResourceOption) error {
-	names := infra.CertificateNames(cfg)
-	var sans pulumi.StringArray
-	for _, n := range names[1:] {
-		sans = append(sans, pulumi.String(n))
-	}
 	var err error
-	ha.Certificate, err = acm.NewCertificate(ctx, "tls", &acm.CertificateArgs{
-		DomainName:              pulumi.String(names[0]),
-		SubjectAlternativeNames: sans,
-		ValidationMethod:        pulumi.String("DNS"),
-		Tags:                    infra.NameTag(ctx, "tls"),
-	}, opts...)
-	if err != nil {
-		return err
-	}
-	var fqdns pulumi.StringArray
-	for _, name := range names {
-		opt := ha.Certificate.DomainValidationOptions.ApplyT(func(all []acm.CertificateDomainValidationOption) (acm.CertificateDomainValidationOption, error) {
-			for _, o := range all {
-				if o.DomainName != nil && *o.DomainName == name {
-					return o, nil
-				}
-			}
-			return acm.CertificateDomainValidationOption{}, fmt.Errorf("certificate has no validation record for %s", name)
-		}).(acm.CertificateDomainValidationOptionOutput)
-		rec, err := route53.NewRecord(ctx, "validation-"+infra.RecordLabel(name, cfg.Domain), &route53.RecordArgs{
-			ZoneId:         pulumi.String(facts.ZoneID),
-			Name:           opt.ResourceRecordName().Elem(),
-			Type:           opt.ResourceRecordType().Elem(),
-			Records:        pulumi.StringArray{opt.ResourceRecordValue().Elem()},
-			Ttl:            pulumi.Int(60),
-			AllowOverwrite: pulumi.Bool(true),
-		}, opts...)
-		if err != nil {
-			return fmt.Errorf("validation record of %s: %w", name, err)
-		}
-		fqdns = append(fqdns, rec.Fqdn)
-	}
-	if ha.Validation, err = acm.NewCertificateValidation(ctx, "tls", &acm.CertificateValidationArgs{
-		CertificateArn:        ha.Certificate.Arn,
-		ValidationRecordFqdns: fqdns,
-	}, opts...); err != nil {
+	if ha.Certificate, ha.Validation, err = infra.NewCertificate(ctx, cfg, facts, infra.CertificateNames(cfg), opts...); err != nil {
 		return err
 	}
 	var subnets pulumi.StringArray

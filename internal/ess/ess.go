@@ -100,7 +100,16 @@ type Ingress struct {
 	// (alb.ingress.kubernetes.io/group.name); without it each Ingress
 	// would get a load balancer of its own.
 	GroupName string
+	// LoadBalancerName fixes the ALB's name, so the program finds it to
+	// point the DNS records at it (alb.ingress.kubernetes.io/load-balancer-name,
+	// at most 32 characters); empty lets the controller choose.
+	LoadBalancerName string
+	// DualStack gives the ALB IPv6 too, for AAAA records.
+	DualStack bool
 }
+
+// ChartRepository is where the pinned chart is published (OCI).
+const ChartRepository = "oci://ghcr.io/element-hq/ess-helm"
 
 // Postgres is the external PostgreSQL server (RDS) of Synapse and MAS.
 type Postgres struct {
@@ -182,10 +191,24 @@ const (
 	albGroupName    = "alb.ingress.kubernetes.io/group.name"
 	albSSLPolicy    = "alb.ingress.kubernetes.io/ssl-policy"
 	albSuccessCodes = "alb.ingress.kubernetes.io/success-codes"
+	albName         = "alb.ingress.kubernetes.io/load-balancer-name"
+	albAddressType  = "alb.ingress.kubernetes.io/ip-address-type"
 	ingressClassALB = "alb"
 )
 
 func ingress(in Ingress) map[string]any {
+	v := ingressValues(in)
+	a := v["annotations"].(map[string]any)
+	if in.LoadBalancerName != "" {
+		a[albName] = in.LoadBalancerName
+	}
+	if in.DualStack {
+		a[albAddressType] = "dualstack"
+	}
+	return v
+}
+
+func ingressValues(in Ingress) map[string]any {
 	return map[string]any{
 		"className": ingressClassALB,
 		// TLS ends at the ALB with the ACM certificate: the chart's tls

@@ -32,7 +32,7 @@ func ownedValues() []owned {
 		alb            = "not configurable: the program's one internet-facing ALB (AWS Load Balancer Controller) serves every host"
 		domain         = "set matrix:domain instead"
 		rds            = "not configurable: Synapse and MAS use the RDS PostgreSQL the program declares, with its generated passwords"
-		workers        = "set matrix:synapseWorkers instead (an object of worker type -> replicas)"
+		workers        = "set matrix:eksWorkers instead (an object of worker type -> replicas)"
 		ingressService = "not configurable: the ALB reaches the pods directly (target-type ip) through ClusterIP Services"
 		sfu            = "not configurable: LiveKit's UDP is served by the NLB and Elastic IPs the program declares (matrix:calls turns it on)"
 	)
@@ -47,7 +47,7 @@ func ownedValues() []owned {
 		{path: keys("synapse", "workers", "*", "replicas"), instead: workers},
 		{path: keys("synapse", "media", "storage", "storageClassName"), instead: "not configurable: media lives on the EBS StorageClass the program installs"},
 		{path: keys("storage", "storageClassName"), instead: "not configurable: volumes live on the EBS StorageClass the program installs"},
-		{path: keys("synapse", "media", "storage", "size"), instead: "set matrix:mediaStorageGiB instead"},
+		{path: keys("synapse", "media", "storage", "size"), instead: "set matrix:dataVolumeGiB instead"},
 		{path: keys("matrixAuthenticationService", "enabled"), instead: "set matrix:auth instead (synapse or mas)"},
 		{path: keys("elementAdmin", "enabled"), instead: "set matrix:auth instead (mas runs Element Admin)"},
 		{path: keys("elementWeb", "enabled"), instead: "set matrix:element instead"},
@@ -71,7 +71,7 @@ func ownedValues() []owned {
 	}
 	// The chart merges each component's annotations over the global ones,
 	// so an owned annotation is owned at both levels.
-	for _, a := range []string{albScheme, albTargetType, albListenPorts, albSSLRedirect, albGroupName} {
+	for _, a := range []string{albScheme, albTargetType, albListenPorts, albSSLRedirect, albGroupName, albName, albAddressType} {
 		o = append(o, owned{path: keys("ingress", "annotations", a), instead: alb},
 			owned{path: keys("*", "ingress", "annotations", a), instead: alb})
 	}

@@ -150,7 +150,7 @@ func TestMergeRefusesOwnedValues(t *testing.T) {
 	for _, want := range []string{
 		"matrix:helmValues.serverName: the program sets serverName; set matrix:domain instead",
 		"matrix:helmValues.synapse.postgres: the program sets synapse.postgres; not configurable: Synapse and MAS use the RDS PostgreSQL",
-		"matrix:helmValues.synapse.workers.synchrotron.replicas: the program sets synapse.workers.synchrotron.replicas; set matrix:synapseWorkers instead",
+		"matrix:helmValues.synapse.workers.synchrotron.replicas: the program sets synapse.workers.synchrotron.replicas; set matrix:eksWorkers instead",
 		`matrix:helmValues.synapse.ingress.annotations["alb.ingress.kubernetes.io/certificate-arn"]: the program sets synapse.ingress.annotations["alb.ingress.kubernetes.io/certificate-arn"]; not configurable: TLS ends at the ALB`,
 		"matrix:helmValues.ingress.className: the program sets ingress.className; not configurable",
 		`matrix:helmValues.ingress.annotations["alb.ingress.kubernetes.io/group.name"]: the program sets`,

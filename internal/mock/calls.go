@@ -48,6 +48,8 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return c.volume(region, args.Args)
 	case "aws:ebs/getSnapshot:getSnapshot":
 		return c.snapshot(region, args.Args)
+	case "aws:lb/getLoadBalancer:getLoadBalancer":
+		return loadBalancer(region, args.Args)
 	}
 	return nil, fmt.Errorf("mock: no answer for invoke %s", args.Token)
 }

@@ -33,6 +33,9 @@ func (c *Cloud) create(args pulumi.MockResourceArgs) (string, resource.PropertyM
 	if id, out, ok := c.createMail(typ, name, in, region, h); ok {
 		return id, out
 	}
+	if id, out, ok := c.createEKS(typ, name, in, region, h); ok {
+		return id, out
+	}
 	switch typ {
 	case "aws:ec2/vpc:Vpc":
 		id := "vpc-0" + h(16)

@@ -29,6 +29,7 @@ import (
 // actions the AWS provider's data source needs for it. An empty list means
 // the provider answers from its own configuration (no AWS API call).
 var invokeActions = map[string][]string{
+	"aws:lb/getLoadBalancer:getLoadBalancer":                    {"elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags"},
 	"aws:index/getPartition:getPartition":                       nil,
 	"aws:index/getRegion:getRegion":                             nil,
 	"aws:index/getAvailabilityZones:getAvailabilityZones":       {"ec2:DescribeAvailabilityZones"},
@@ -59,6 +60,11 @@ var providerActions = []string{"sts:GetCallerIdentity"}
 // updating and reading go with them in deploy-policy.json). Like
 // invokeActions, a new type without an entry fails the test.
 var resourceActions = map[string][]string{
+	"aws:eks/cluster:Cluster":                                                   {"eks:CreateCluster", "eks:DescribeCluster", "eks:UpdateClusterConfig", "eks:UpdateClusterVersion", "eks:DeleteCluster", "eks:TagResource"},
+	"aws:eks/nodeGroup:NodeGroup":                                               {"eks:CreateNodegroup", "eks:DescribeNodegroup", "eks:UpdateNodegroupConfig", "eks:UpdateNodegroupVersion", "eks:DeleteNodegroup"},
+	"aws:eks/addon:Addon":                                                       {"eks:CreateAddon", "eks:DescribeAddon", "eks:UpdateAddon", "eks:DeleteAddon"},
+	"aws:iam/openIdConnectProvider:OpenIdConnectProvider":                       {"iam:CreateOpenIDConnectProvider", "iam:GetOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"},
+	"aws:ec2/tag:Tag":                                                           {"ec2:CreateTags", "ec2:DeleteTags"},
 	"aws:acm/certificate:Certificate":                                           {"acm:RequestCertificate", "acm:DescribeCertificate", "acm:DeleteCertificate"},
 	"aws:acm/certificateValidation:CertificateValidation":                       {"acm:DescribeCertificate"},
 	"aws:autoscaling/group:Group":                                               {"autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup"},
@@ -171,7 +177,7 @@ func recoveryRuns(t *testing.T, stack string, cfg stackfile.Config) []run {
 		Volumes:   []mock.ExistingVolume{{ID: "vol-0123456789abcdef0", Tags: tag, SnapshotID: snap, Size: 1}},
 		Snapshots: []mock.ExistingSnapshot{{ID: snap, VolumeID: "vol-0123456789abcdef0", Size: 1, Tags: tag}},
 	}
-	if values["matrix:topology"] == "ha" {
+	if values["matrix:topology"] == "ha" || values["matrix:topology"] == "eks" {
 		id := infra.DBIdentifier("matrix", stack)
 		e = mock.Existing{DBs: []mock.ExistingDB{{ID: id, Tags: map[string]string{"Name": id + "-db"}}}}
 		values["matrix:dbRestore"] = `{"time":"latest"}`

@@ -129,6 +129,10 @@ func Run(opts Options) (*Result, error) {
 	for name, in := range outputs {
 		res.Outputs[name] = settle(pulumi.ToOutput(in))
 	}
+	res.Files = map[string]Output{}
+	if res.Homeserver.Provisioning == nil {
+		return res, nil // eks runs no playbook: its chart values are the release's inputs
+	}
 	host := res.Homeserver.Config.MatrixHost()
 	rendered := res.Homeserver.Provisioning.Rendered
 	res.Files = map[string]Output{
@@ -272,6 +276,9 @@ func jsonValue(v any) any {
 // that need real-shaped values, such as the upstream's validation; never
 // print it.
 func (r *Result) Inventory() (hosts, vars string, err error) {
+	if r.Homeserver.Provisioning == nil {
+		return "", "", fmt.Errorf("synth: the %s topology renders no inventory", r.Homeserver.Config.Topology)
+	}
 	rendered := r.Homeserver.Provisioning.Rendered
 	h, v := settle(rendered.Hosts), settle(rendered.Vars)
 	hs, ok1 := h.Value.(string)
@@ -306,4 +313,11 @@ func ExampleSSHConfig(kv ...string) map[string]string {
 // ExampleHAConfig is ExampleConfig in the ha topology (no SSH sources).
 func ExampleHAConfig(kv ...string) map[string]string {
 	return ExampleConfig(append([]string{"matrix:topology", "ha", "matrix:sshAllowedCidrs", "[]"}, kv...)...)
+}
+
+// ExampleEKSConfig is ExampleConfig in the eks topology: t3.large nodes,
+// the cluster API open to the documentation address.
+func ExampleEKSConfig(kv ...string) map[string]string {
+	return ExampleConfig(append([]string{"matrix:topology", "eks", "matrix:instanceType", "t3.large",
+		"matrix:clusterApiAllowedCidrs", `["203.0.113.7/32"]`}, kv...)...)
 }

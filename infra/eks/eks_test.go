@@ -1,0 +1,144 @@
+package eks_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/infra/eks"
+	"github.com/matrix-on-aws/homeserver/internal/chartrender"
+	"github.com/matrix-on-aws/homeserver/internal/ess"
+	"github.com/matrix-on-aws/homeserver/internal/mock"
+	"github.com/matrix-on-aws/homeserver/internal/stackfile"
+	"github.com/matrix-on-aws/homeserver/internal/synth"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+const releaseType = "kubernetes:helm.sh/v3:Release"
+
+func run(t *testing.T, raw map[string]string, secret ...string) *synth.Result {
+	t.Helper()
+	res, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: raw, SecretKeys: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func find(t *testing.T, c *mock.Cloud, typ, name string) mock.Resource {
+	t.Helper()
+	for _, r := range c.Find(typ) {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no %s %q", typ, name)
+	return mock.Resource{}
+}
+
+// values are the chart values the program hands the matrix-stack release.
+func values(t *testing.T, c *mock.Cloud) map[string]any {
+	t.Helper()
+	v := find(t, c, releaseType, "matrix-stack").Inputs["values"]
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if !v.IsObject() {
+		t.Fatalf("release values %v", v)
+	}
+	return v.ObjectValue().Mappable()
+}
+
+func render(t *testing.T, values map[string]any) []chartrender.Object {
+	t.Helper()
+	path, err := ess.ChartPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ess.LoadChart(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := chartrender.Render(context.Background(), c, values, ess.RenderOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := chartrender.NewDecoder().Decode(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// configurations are the committed eks stacks and a matrix of the keys
+// that change the chart's values.
+func configurations(t *testing.T) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{
+		"minimal":         synth.ExampleEKSConfig(),
+		"mas":             synth.ExampleEKSConfig("matrix:auth", "mas"),
+		"calls":           synth.ExampleEKSConfig("matrix:calls", "element-call"),
+		"workers":         synth.ExampleEKSConfig("matrix:eksWorkers", `{"event-persister": 2, "client-reader": 3, "federation-sender": 1}`),
+		"no-element-ipv4": synth.ExampleEKSConfig("matrix:element", "false", "matrix:ipv6", "false", "matrix:serveBaseDomain", "false"),
+		"operator-values": synth.ExampleEKSConfig("matrix:helmValues", `{"synapse": {"resources": {"requests": {"memory": "2Gi"}}}}`),
+		"everything":      synth.ExampleEKSConfig("matrix:auth", "mas", "matrix:calls", "element-call", "matrix:eksWorkers", `{"event-persister": 2}`, "matrix:eksNodesPerZone", "2"),
+	}
+	stacks, err := filepath.Glob("../../Pulumi.*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stacks {
+		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "Pulumi."), ".yaml")
+		cfg, err := stackfile.Load("../..", infra.Namespace, stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Values["matrix:topology"] == string(infra.TopologyEKS) {
+			out["stack "+stack] = cfg.Values
+		}
+	}
+	if _, ok := out["stack eks"]; !ok {
+		t.Fatal("no committed eks stack (Pulumi.eks.yaml)")
+	}
+	return out
+}
+
+// TestChartRendersFromStackValues renders the pinned chart offline from
+// the values the program derives, for every configuration: the chart's
+// schema and validation templates pass, and every manifest decodes
+// strictly into the Kubernetes API types.
+func TestChartRendersFromStackValues(t *testing.T) {
+	for name, raw := range configurations(t) {
+		t.Run(name, func(t *testing.T) {
+			res := run(t, raw)
+			objs := render(t, values(t, res.Cloud))
+			cfg := res.Homeserver.Config
+			// Every host the chart serves has its record and a name on
+			// the certificate, and the ALB is the one the records find.
+			want := eks.CertificateNames(cfg)
+			var hosts []string
+			for _, o := range objs {
+				ing, ok := o.Object.(*networkingv1.Ingress)
+				if !ok {
+					continue
+				}
+				if got := ing.Annotations["alb.ingress.kubernetes.io/load-balancer-name"]; got != eks.ALBName("matrix", "test") {
+					t.Errorf("ingress %s: ALB name %q, the records look up %q", ing.Name, got, eks.ALBName("matrix", "test"))
+				}
+				for _, r := range ing.Spec.Rules {
+					if !slices.Contains(hosts, r.Host) {
+						hosts = append(hosts, r.Host)
+					}
+				}
+			}
+			slices.Sort(hosts)
+			slices.Sort(want)
+			if !slices.Equal(hosts, want) {
+				t.Errorf("ingress hosts %v, certificate and records %v", hosts, want)
+			}
+		})
+	}
+}
