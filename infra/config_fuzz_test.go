@@ -119,46 +119,51 @@ func rawConfig(t *testing.T, cfg Config) map[string]string {
 	b := strconv.FormatBool
 	n := strconv.Itoa
 	raw := map[string]string{
-		"aws:region":                   cfg.Region,
-		"matrix:domain":                cfg.Domain,
-		"matrix:hostedZoneId":          cfg.HostedZoneID,
-		"matrix:access":                string(cfg.Access),
-		"matrix:sshAllowedCidrs":       string(list),
-		"matrix:allowSshFromAnywhere":  b(cfg.AllowSSHFromAnywhere),
-		"matrix:sshPublicKey":          cfg.SSHPublicKey,
-		"matrix:instanceType":          cfg.InstanceType,
-		"matrix:amiId":                 cfg.AMIID,
-		"matrix:rootVolumeGiB":         n(cfg.RootVolumeGiB),
-		"matrix:dataVolumeGiB":         n(cfg.DataVolumeGiB),
-		"matrix:snapshotRetentionDays": n(cfg.SnapshotRetentionDays),
-		"matrix:ipv6":                  b(cfg.IPv6),
-		"matrix:serveBaseDomain":       b(cfg.ServeBaseDomain),
-		"matrix:element":               b(cfg.Element),
-		"matrix:turn":                  b(cfg.TURN),
-		"matrix:calls":                 string(cfg.Calls),
-		"matrix:registration":          string(cfg.Registration),
-		"matrix:auth":                  string(cfg.Auth),
-		"matrix:synapseWorkers":        cfg.SynapseWorkers,
-		"matrix:playbookVars":          jsonValue(cfg.PlaybookVars.Values),
-		"matrix:dnsTtl":                n(cfg.DNSTTL),
-		"matrix:vpcCidr":               cfg.VPCCIDR.String(),
-		"matrix:provision":             b(cfg.Provision),
-		"matrix:adminUser":             cfg.AdminUser,
-		"matrix:verify":                b(cfg.Verify),
-		"matrix:protect":               b(cfg.Protect),
-		"matrix:topology":              string(cfg.Topology),
-		"matrix:dbInstanceClass":       cfg.DBInstanceClass,
-		"matrix:dbMultiAz":             b(cfg.DBMultiAZ),
-		"matrix:dbAllocatedGiB":        n(cfg.DBAllocatedGiB),
-		"matrix:dbBackupRetentionDays": n(cfg.DBBackupRetentionDays),
-		"matrix:allowTopologyChange":   b(cfg.AllowTopologyChange),
-		"matrix:alertEmail":            cfg.AlertEmail,
-		"matrix:email":                 string(cfg.Email),
-		"matrix:emailFrom":             cfg.EmailFrom,
-		"matrix:emailDmarc":            b(cfg.EmailDMARC),
-		"matrix:availabilityZone":      cfg.AvailabilityZone,
-		"matrix:dataVolumeSnapshotId":  cfg.DataVolumeSnapshotID,
-		"matrix:dbRestore":             restoreValue(cfg.DBRestore),
+		"aws:region":                    cfg.Region,
+		"matrix:domain":                 cfg.Domain,
+		"matrix:hostedZoneId":           cfg.HostedZoneID,
+		"matrix:access":                 string(cfg.Access),
+		"matrix:sshAllowedCidrs":        string(list),
+		"matrix:allowSshFromAnywhere":   b(cfg.AllowSSHFromAnywhere),
+		"matrix:sshPublicKey":           cfg.SSHPublicKey,
+		"matrix:instanceType":           cfg.InstanceType,
+		"matrix:amiId":                  cfg.AMIID,
+		"matrix:rootVolumeGiB":          n(cfg.RootVolumeGiB),
+		"matrix:dataVolumeGiB":          n(cfg.DataVolumeGiB),
+		"matrix:snapshotRetentionDays":  n(cfg.SnapshotRetentionDays),
+		"matrix:ipv6":                   b(cfg.IPv6),
+		"matrix:serveBaseDomain":        b(cfg.ServeBaseDomain),
+		"matrix:element":                b(cfg.Element),
+		"matrix:turn":                   b(cfg.TURN),
+		"matrix:calls":                  string(cfg.Calls),
+		"matrix:registration":           string(cfg.Registration),
+		"matrix:auth":                   string(cfg.Auth),
+		"matrix:synapseWorkers":         cfg.SynapseWorkers,
+		"matrix:playbookVars":           jsonValue(cfg.PlaybookVars.Values),
+		"matrix:dnsTtl":                 n(cfg.DNSTTL),
+		"matrix:vpcCidr":                cfg.VPCCIDR.String(),
+		"matrix:provision":              b(cfg.Provision),
+		"matrix:adminUser":              cfg.AdminUser,
+		"matrix:verify":                 b(cfg.Verify),
+		"matrix:protect":                b(cfg.Protect),
+		"matrix:topology":               string(cfg.Topology),
+		"matrix:clusterApiAllowedCidrs": jsonValue(append([]string{}, cfg.EKS.APIAllowedCIDRs...)),
+		"matrix:kubernetesVersion":      cfg.EKS.KubernetesVersion,
+		"matrix:eksNodesPerZone":        n(cfg.EKS.NodesPerZone),
+		"matrix:eksWorkers":             jsonValue(workersOrEmpty(cfg.EKS.Workers)),
+		"matrix:helmValues":             jsonValue(valuesOrEmpty(cfg.EKS.HelmValues)),
+		"matrix:dbInstanceClass":        cfg.DBInstanceClass,
+		"matrix:dbMultiAz":              b(cfg.DBMultiAZ),
+		"matrix:dbAllocatedGiB":         n(cfg.DBAllocatedGiB),
+		"matrix:dbBackupRetentionDays":  n(cfg.DBBackupRetentionDays),
+		"matrix:allowTopologyChange":    b(cfg.AllowTopologyChange),
+		"matrix:alertEmail":             cfg.AlertEmail,
+		"matrix:email":                  string(cfg.Email),
+		"matrix:emailFrom":              cfg.EmailFrom,
+		"matrix:emailDmarc":             b(cfg.EmailDMARC),
+		"matrix:availabilityZone":       cfg.AvailabilityZone,
+		"matrix:dataVolumeSnapshotId":   cfg.DataVolumeSnapshotID,
+		"matrix:dbRestore":              restoreValue(cfg.DBRestore),
 	}
 	// A key added to the table must be rendered here too, or the round
 	// trip would only test its default.
@@ -313,4 +318,18 @@ func isKnownKey(key string) bool {
 	name, ok := strings.CutPrefix(key, Namespace+":")
 	_, known := lookupKey(name)
 	return ok && known
+}
+
+func workersOrEmpty(w map[string]int) map[string]int {
+	if w == nil {
+		return map[string]int{}
+	}
+	return w
+}
+
+func valuesOrEmpty(v map[string]any) map[string]any {
+	if v == nil {
+		return map[string]any{}
+	}
+	return v
 }

@@ -55,23 +55,6 @@ func TestValuesChecksEachField(t *testing.T) {
 	}
 }
 
-func missingKeys(ours, chart map[string]any, prefix string) []string {
-	var out []string
-	for k, v := range ours {
-		def, ok := chart[k]
-		if !ok {
-			out = append(out, prefix+k)
-			continue
-		}
-		sub, isMap := v.(map[string]any)
-		defSub, defIsMap := def.(map[string]any)
-		if isMap && defIsMap && len(defSub) > 0 {
-			out = append(out, missingKeys(sub, defSub, prefix+k+".")...)
-		}
-	}
-	return out
-}
-
 func exampleInput() Input {
 	return Input{
 		ClusterName: "matrix-prod",
