@@ -14,8 +14,11 @@ package chartrender
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 
@@ -54,6 +57,35 @@ func Load(archive string) (*chart.Chart, error) {
 	c, err := loader.Load(archive)
 	if err != nil {
 		return nil, fmt.Errorf("chartrender: load %s: %w", archive, err)
+	}
+	return c, nil
+}
+
+// Pin is a chart archive a package depends on, byte for byte: what the
+// tests render must be what the cluster installs.
+type Pin struct {
+	Name, Version string
+	AppVersion    string // "" when the chart declares none
+	SHA256        string // of the archive
+}
+
+// LoadPinned loads the archive at path after checking its digest, name
+// and versions against p.
+func LoadPinned(path string, p Pin) (*chart.Chart, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("chartrender: %w", err)
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != p.SHA256 {
+		return nil, fmt.Errorf("chartrender: %s has sha256 %x, not the pinned %s %s (%s)", path, sum, p.Name, p.Version, p.SHA256)
+	}
+	c, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if c.Name() != p.Name || c.Metadata.Version != p.Version || c.Metadata.AppVersion != p.AppVersion {
+		return nil, fmt.Errorf("chartrender: %s holds %s %s (app %q), not %s %s (app %q)",
+			path, c.Name(), c.Metadata.Version, c.Metadata.AppVersion, p.Name, p.Version, p.AppVersion)
 	}
 	return c, nil
 }

@@ -1,8 +1,6 @@
 package ess
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -59,21 +57,7 @@ func ChartPath() (string, error) {
 // LoadChart loads the archive at path after checking it is the pinned one,
 // byte for byte.
 func LoadChart(path string) (*chart.Chart, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("ess: %w", err)
-	}
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != ChartSHA256 {
-		return nil, fmt.Errorf("ess: %s has sha256 %x, not the pinned %s %s (%s)", path, sum, ChartName, ChartVersion, ChartSHA256)
-	}
-	c, err := chartrender.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if c.Name() != ChartName || c.Metadata.Version != ChartVersion {
-		return nil, fmt.Errorf("ess: %s holds %s %s, not %s %s", path, c.Name(), c.Metadata.Version, ChartName, ChartVersion)
-	}
-	return c, nil
+	return chartrender.LoadPinned(path, chartrender.Pin{Name: ChartName, Version: ChartVersion, SHA256: ChartSHA256})
 }
 
 // RenderOptions are the release the eks topology installs.

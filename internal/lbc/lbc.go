@@ -19,8 +19,6 @@
 package lbc
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -103,22 +101,7 @@ func ChartPath() (string, error) {
 // LoadChart loads the archive at path after checking it is the pinned one,
 // byte for byte.
 func LoadChart(path string) (*chart.Chart, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("lbc: %w", err)
-	}
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != ChartSHA256 {
-		return nil, fmt.Errorf("lbc: %s has sha256 %x, not the pinned %s %s (%s)", path, sum, ChartName, ChartVersion, ChartSHA256)
-	}
-	c, err := chartrender.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if c.Name() != ChartName || c.Metadata.Version != ChartVersion || c.Metadata.AppVersion != AppVersion {
-		return nil, fmt.Errorf("lbc: %s holds %s %s (app %s), not %s %s (app %s)",
-			path, c.Name(), c.Metadata.Version, c.Metadata.AppVersion, ChartName, ChartVersion, AppVersion)
-	}
-	return c, nil
+	return chartrender.LoadPinned(path, chartrender.Pin{Name: ChartName, Version: ChartVersion, AppVersion: AppVersion, SHA256: ChartSHA256})
 }
 
 // RenderOptions are the release the eks topology installs, on a cluster of
