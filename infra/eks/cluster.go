@@ -29,6 +29,20 @@ func assumeRole(service string) string {
 	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":%q},"Action":"sts:AssumeRole"}]}`, service)
 }
 
+// serviceRole is a role an AWS service takes, with AWS managed policies.
+func serviceRole(ctx *pulumi.Context, name, description, service, partition string, policies []string, opts ...pulumi.ResourceOption) (*iam.Role, []pulumi.Resource, error) {
+	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
+		Description:      pulumi.String(description),
+		AssumeRolePolicy: pulumi.String(assumeRole(service)),
+		Tags:             infra.NameTag(ctx, name),
+	}, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	attached, err := attachAll(ctx, name, role, partition, policies, opts...)
+	return role, attached, err
+}
+
 func attachAll(ctx *pulumi.Context, name string, role *iam.Role, partition string, policies []string, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	var out []pulumi.Resource
 	for _, p := range policies {
@@ -51,16 +65,10 @@ func attachAll(ctx *pulumi.Context, name string, role *iam.Role, partition strin
 // VPC (a VPN or a bastion) for every change.
 func (e *EKS) newCluster(ctx *pulumi.Context, hs *infra.Homeserver, opts ...pulumi.ResourceOption) error {
 	cfg, facts := hs.Config, hs.Facts
+	var attached []pulumi.Resource
 	var err error
-	if e.ClusterRole, err = iam.NewRole(ctx, "cluster", &iam.RoleArgs{
-		Description:      pulumi.String("EKS control plane of the Matrix homeserver"),
-		AssumeRolePolicy: pulumi.String(assumeRole("eks.amazonaws.com")),
-		Tags:             infra.NameTag(ctx, "cluster"),
-	}, opts...); err != nil {
-		return err
-	}
-	attached, err := attachAll(ctx, "cluster", e.ClusterRole, facts.Partition, []string{"AmazonEKSClusterPolicy"}, opts...)
-	if err != nil {
+	if e.ClusterRole, attached, err = serviceRole(ctx, "cluster", "EKS control plane of the Matrix homeserver", "eks.amazonaws.com",
+		facts.Partition, []string{"AmazonEKSClusterPolicy"}, opts...); err != nil {
 		return err
 	}
 	var subnets pulumi.StringArray
@@ -118,17 +126,10 @@ func (e *EKS) newCluster(ctx *pulumi.Context, hs *infra.Homeserver, opts ...pulu
 // so the zonal media volume always has a node to attach to.
 func (e *EKS) newNodes(ctx *pulumi.Context, hs *infra.Homeserver, opts ...pulumi.ResourceOption) error {
 	cfg, facts := hs.Config, hs.Facts
+	var attached []pulumi.Resource
 	var err error
-	if e.NodeRole, err = iam.NewRole(ctx, "nodes", &iam.RoleArgs{
-		Description:      pulumi.String("EKS nodes of the Matrix homeserver"),
-		AssumeRolePolicy: pulumi.String(assumeRole("ec2.amazonaws.com")),
-		Tags:             infra.NameTag(ctx, "nodes"),
-	}, opts...); err != nil {
-		return err
-	}
-	attached, err := attachAll(ctx, "nodes", e.NodeRole, facts.Partition,
-		[]string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}, opts...)
-	if err != nil {
+	if e.NodeRole, attached, err = serviceRole(ctx, "nodes", "EKS nodes of the Matrix homeserver", "ec2.amazonaws.com", facts.Partition,
+		[]string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}, opts...); err != nil {
 		return err
 	}
 	amiType := "AL2023_x86_64_STANDARD"
