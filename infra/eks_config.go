@@ -161,7 +161,7 @@ func (r *reader) helmValues() map[string]any {
 	if _, err := ess.Merge(map[string]any{}, obj); err != nil {
 		for _, line := range strings.Split(strings.TrimPrefix(err.Error(), "ess: "), "\n") {
 			key, msg, _ := strings.Cut(line, ": ")
-			r.Problems.Add(Namespace+":"+key, "%s", msg)
+			r.Problems.Add(key, "%s", msg) // key is matrix:helmValues.<path>
 		}
 	}
 	return obj

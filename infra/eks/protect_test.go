@@ -1,0 +1,108 @@
+package eks_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/internal/mock"
+	"github.com/matrix-on-aws/homeserver/internal/synth"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// TestRefusals: what the eks topology cannot honour is refused before
+// anything is declared, every problem at once, each naming its key.
+func TestRefusals(t *testing.T) {
+	raw := synth.ExampleEKSConfig(
+		"matrix:clusterApiAllowedCidrs", "[]",
+		"matrix:instanceType", "t3.small",
+		"matrix:playbookVars", `{"ntfy_enabled": true}`,
+		"matrix:turn", "true",
+		"matrix:eksWorkers", `{"no-such-worker": 1}`,
+		"matrix:helmValues", `{"serverName": "other.org"}`,
+		"matrix:kubernetesVersion", "latest",
+	)
+	c := mock.New(synth.DefaultZones(infra.Config{Domain: "example.org"}))
+	_, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: raw, Cloud: c})
+	var ce *infra.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a *infra.ConfigError, got %v", err)
+	}
+	var keys []string
+	for _, p := range ce.Problems {
+		keys = append(keys, p.Key)
+	}
+	for _, want := range []string{"matrix:clusterApiAllowedCidrs", "matrix:instanceType", "matrix:playbookVars", "matrix:turn", "matrix:eksWorkers", "matrix:helmValues.serverName", "matrix:kubernetesVersion"} {
+		if !slices.Contains(keys, want) {
+			t.Errorf("no problem for %s; got %v", want, ce.Problems)
+		}
+	}
+	if n := len(c.Resources()); n != 0 {
+		t.Errorf("%d resources declared despite the refusal", n)
+	}
+}
+
+func inputs(t *testing.T, c *mock.Cloud, typ, name string) resource.PropertyMap {
+	t.Helper()
+	return find(t, c, typ, name).Inputs
+}
+
+// TestClusterReach: the API's public endpoint is open only to the listed
+// CIDRs, the database only to the cluster's security group, and there is
+// a node group in each of the two zones.
+func TestClusterReach(t *testing.T) {
+	res := run(t, synth.ExampleEKSConfig())
+	vpc := inputs(t, res.Cloud, "aws:eks/cluster:Cluster", "cluster")["vpcConfig"].ObjectValue()
+	if got := vpc["publicAccessCidrs"].ArrayValue(); len(got) != 1 || got[0].StringValue() != "203.0.113.7/32" {
+		t.Errorf("public endpoint open to %v", got)
+	}
+	if !vpc["endpointPrivateAccess"].BoolValue() {
+		t.Error("no private endpoint: nodes would reach the API over the internet")
+	}
+	var rules []mock.Resource
+	for _, r := range res.Cloud.Find("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+		if strings.HasPrefix(r.Name, "db-") {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) != 1 || rules[0].Inputs["referencedSecurityGroupId"].StringValue() == "" || rules[0].Inputs.HasValue("cidrIpv4") {
+		t.Errorf("database ingress %v: want one rule from the cluster security group", rules)
+	}
+	groups := res.Cloud.Find("aws:eks/nodeGroup:NodeGroup")
+	subnets := map[string]bool{}
+	for _, g := range groups {
+		for _, s := range g.Inputs["subnetIds"].ArrayValue() {
+			subnets[s.StringValue()] = true
+		}
+	}
+	if len(groups) != 2 || len(subnets) != 2 {
+		t.Errorf("%d node groups over %d subnets: want one per zone", len(groups), len(subnets))
+	}
+}
+
+// TestSecretsStayOutOfCommands: the databases' passwords reach psql
+// through the environment from a Secret, never the Job's command; and
+// secret helmValues keep the release's values secret.
+func TestSecretsStayOutOfCommands(t *testing.T) {
+	res := run(t, synth.ExampleEKSConfig("matrix:auth", "mas", "matrix:helmValues", `{"synapse": {"additional": {"x": {"config": "y"}}}}`),
+		"matrix:helmValues")
+	job := find(t, res.Cloud, "kubernetes:batch/v1:Job", "create-databases")
+	spec := job.Inputs["spec"].ObjectValue()["template"].ObjectValue()["spec"].ObjectValue()
+	container := spec["containers"].ArrayValue()[0].ObjectValue()
+	for _, arg := range container["command"].ArrayValue() {
+		if arg.IsSecret() || strings.Contains(arg.StringValue(), "PASSWORD '") {
+			t.Errorf("a secret in the Job's command: %v", arg)
+		}
+	}
+	for _, e := range container["env"].ArrayValue() {
+		env := e.ObjectValue()
+		if strings.Contains(env["name"].StringValue(), "PASSWORD") && env.HasValue("value") {
+			t.Errorf("%s is given as a value, not from the Secret", env["name"].StringValue())
+		}
+	}
+	if v := find(t, res.Cloud, releaseType, "matrix-stack").Inputs["values"]; !v.IsSecret() {
+		t.Error("the release's values are plain although matrix:helmValues holds a secret")
+	}
+}
