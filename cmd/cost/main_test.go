@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,7 +76,8 @@ func TestREADMETopologyCosts(t *testing.T) {
 	}
 	single, ha := total("dev", nil), total("ha", nil)
 	multi := total("ha", map[string]string{"matrix:dbMultiAz": "true"})
-	want := fmt.Sprintf("| about $%d | about $%d (about $%d with Multi-AZ RDS) |", single, ha, multi)
+	eks := total("eks", nil)
+	want := fmt.Sprintf("| about $%d | about $%d (about $%d with Multi-AZ RDS) | about $%d:", single, ha, multi, eks)
 	if !strings.Contains(readme(t), want) {
 		t.Errorf("README.md's topology table should read %q", want)
 	}
@@ -83,19 +85,21 @@ func TestREADMETopologyCosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf("| Total a month | about $%d | about $%d | about $%d |", single, ha, multi); !strings.Contains(string(doc), want) {
+	if want := fmt.Sprintf("| Total a month | about $%d | about $%d | about $%d | about $%d |", single, ha, multi, eks); !strings.Contains(string(doc), want) {
 		t.Errorf("docs/topologies.md's cost table should read %q", want)
 	}
-	if !(single < ha && ha < multi) {
-		t.Errorf("single $%d, ha $%d, Multi-AZ $%d: ha must cost more, Multi-AZ most", single, ha, multi)
+	if !(single < ha && ha < multi && multi < eks) {
+		t.Errorf("single $%d, ha $%d, Multi-AZ $%d, eks $%d: each must cost more than the one before", single, ha, multi, eks)
 	}
 }
 
 // TestEveryTypePriced runs the program under the mocks for every committed
-// stack and a matrix of configurations, and checks that every resource
-// type it declares has a price rule (a price, or free with the reason), so
-// a new resource type cannot go unpriced, and that in the committed
-// stacks' region every price the estimate needs is in the snapshot.
+// stack (every Pulumi.<stack>.yaml) and a matrix of configurations, and
+// checks that every resource type it declares has a price rule (a price,
+// or free with the reason), so a new resource type cannot go unpriced,
+// that every Helm chart it installs has one (the estimate fails
+// otherwise), and that in the committed stacks' region every price the
+// estimate needs is in the snapshot.
 func TestEveryTypePriced(t *testing.T) {
 	snap, err := cost.Load()
 	if err != nil {
@@ -107,7 +111,7 @@ func TestEveryTypePriced(t *testing.T) {
 		t.Helper()
 		for _, r := range res.Cloud.Resources() {
 			seen[r.Type] = true
-			if _, ok := rules[r.Type]; !ok {
+			if _, ok := rules.For(r.Type); !ok {
 				t.Errorf("%s: %s (%s) has no price rule: add it to cost.TypeRules, priced or free with the reason", name, r.Type, r.Name)
 			}
 		}
@@ -119,7 +123,11 @@ func TestEveryTypePriced(t *testing.T) {
 			t.Errorf("%s: unpriced %v", name, e.Unpriced)
 		}
 	}
-	for _, stack := range []string{"dev", "ha", "prod"} {
+	stacks := committedStacks(t)
+	if len(stacks) < 3 {
+		t.Errorf("committed stacks %v: is the glob finding Pulumi.<stack>.yaml?", stacks)
+	}
+	for _, stack := range stacks {
 		project, cfg := stackConfig(t, stack)
 		res, err := synth.Run(synth.Options{Project: project, Stack: stack, Config: cfg.Values, SecretKeys: cfg.SecretKeys, SecretPaths: cfg.SecretPaths})
 		if err != nil {
@@ -138,6 +146,13 @@ func TestEveryTypePriced(t *testing.T) {
 		"ha multi-az":         synth.ExampleHAConfig("matrix:dbMultiAz", "true"),
 		"ha protect":          synth.ExampleHAConfig("matrix:protect", "true"),
 		"ha no ipv6":          synth.ExampleHAConfig("matrix:ipv6", "false"),
+		"eks":                 synth.ExampleEKSConfig(),
+		// The snapshot has no NLB price for eu-central-1 (its "missing"
+		// says why), so LiveKit's NLB is priced where it has one.
+		"eks calls us-east-1": synth.ExampleEKSConfig("matrix:calls", "element-call", "aws:region", "us-east-1"),
+		"eks mas":             synth.ExampleEKSConfig("matrix:auth", "mas"),
+		"eks workers":         synth.ExampleEKSConfig("matrix:eksWorkers", `{"synchrotron": 2, "event-creator": 1}`),
+		"eks no ipv6":         synth.ExampleEKSConfig("matrix:ipv6", "false"),
 	} {
 		res, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: raw})
 		if err != nil {
@@ -148,6 +163,22 @@ func TestEveryTypePriced(t *testing.T) {
 	if len(seen) < 40 {
 		t.Errorf("only %d resource types declared: is the matrix running the program?", len(seen))
 	}
+}
+
+// committedStacks names every Pulumi.<stack>.yaml of the repository, so a
+// new stack (a new topology's) is priced by the tests without a change
+// here.
+func committedStacks(t *testing.T) []string {
+	t.Helper()
+	paths, err := filepath.Glob("../../Pulumi.*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stacks []string
+	for _, p := range paths {
+		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "Pulumi."), ".yaml"))
+	}
+	return stacks
 }
 
 func stackConfig(t *testing.T, stack string) (string, stackfile.Config) {

@@ -7,6 +7,7 @@
 package cost
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -26,6 +27,16 @@ const (
 	// LCUs is the average load balancer capacity units (ALB LCUs or NLB
 	// NLCUs) of a small server.
 	LCUs = 0.5
+	// CallNLCUs is the average NLCUs of the NLB that carries LiveKit's call
+	// media (eks with matrix:calls). An NLCU includes 1 GB processed an
+	// hour (aws.amazon.com/elasticloadbalancing/pricing), so this is about
+	// 12 GB of media a day: a few hours of small group video calls.
+	CallNLCUs = 0.5
+	// NATGB is the data a NAT gateway processes a month: what a small
+	// server's private instances would fetch and send through it (image
+	// and package updates, federation traffic). The program declares no
+	// NAT gateway; an operator who adds one sees it priced.
+	NATGB = 50
 	// MediaGiB is the media a small server keeps in S3.
 	MediaGiB = 10
 	// AlertEmails are the alert emails a month a healthy server sends.
@@ -86,16 +97,19 @@ func FromResources(s *Snapshot, region string, resources []mock.Resource) (Estim
 		return Estimate{}, fmt.Errorf("cost: the price snapshot (%s) has no prices for %s; it has %s (add the region to cmd/pricelist's --regions and refresh it: docs/cost.md)",
 			s.Date, region, strings.Join(s.RegionNames(), ", "))
 	}
-	x := &estimator{s: s, e: Estimate{Region: region, SnapshotDate: s.Date, SnapshotSource: s.Source}}
+	x := &estimator{s: s, e: Estimate{Region: region, SnapshotDate: s.Date, SnapshotSource: s.Source}, all: resources}
 	rules := TypeRules()
 	for _, r := range resources {
-		rule, ok := rules[r.Type]
+		rule, ok := rules.For(r.Type)
 		switch {
 		case !ok:
 			x.unpriced(fmt.Sprintf("%s %s: no price rule for its type (internal/cost TypeRules)", r.Type, r.Name))
 		case rule.Price != nil:
 			rule.Price(x, r)
 		}
+	}
+	if len(x.errs) > 0 {
+		return Estimate{}, errors.Join(x.errs...)
 	}
 	x.e.Lines = grouped(x.e.Lines)
 	sort.SliceStable(x.e.Lines, func(i, j int) bool { return x.e.Lines[i].Monthly > x.e.Lines[j].Monthly })
@@ -133,21 +147,44 @@ func grouped(lines []Line) []Line {
 
 // notes prices the usage every stack has but no resource declares.
 func (x *estimator) notes() {
-	note := func(key, format string, scale float64) {
-		if p, err := x.s.Lookup(x.e.Region, key); err == nil {
-			x.e.Notes = append(x.e.Notes, fmt.Sprintf(format, "$"+amount(p.USD*scale)))
+	x.note(KeyHostedZone, "the Route 53 hosted zone the program looks up (%s a month)", 1)
+	x.note(KeyDNSQueries, "Route 53 queries (%s per million; alias queries to AWS resources are free)", 1e6)
+	x.note(KeyDataOut, "data transfer out to the internet (%s/GB)", 1)
+	x.note(KeyCPUCreditT3, "CPU credits: T3 instances run in unlimited mode by default, so a host busy above its baseline for hours adds %s per vCPU-hour", 1)
+}
+
+// note adds a line under the table with key's price (times scale) in
+// format; without the price it says nothing, the total being unaffected.
+func (x *estimator) note(key, format string, scale float64) {
+	if p, err := x.s.Lookup(x.e.Region, key); err == nil {
+		x.noteText(fmt.Sprintf(format, "$"+amount(p.USD*scale)))
+	}
+}
+
+func (x *estimator) noteText(text string) {
+	for _, n := range x.e.Notes {
+		if n == text {
+			return
 		}
 	}
-	note(KeyHostedZone, "the Route 53 hosted zone the program looks up (%s a month)", 1)
-	note(KeyDNSQueries, "Route 53 queries (%s per million; alias queries to AWS resources are free)", 1e6)
-	note(KeyDataOut, "data transfer out to the internet (%s/GB)", 1)
-	note(KeyCPUCreditT3, "CPU credits: T3 instances run in unlimited mode by default, so a host busy above its baseline for hours adds %s per vCPU-hour", 1)
+	x.e.Notes = append(x.e.Notes, text)
 }
 
 // estimator accumulates one estimate.
 type estimator struct {
 	s *Snapshot
 	e Estimate
+	// all are the resources priced, for rules that price what another
+	// resource says (a chart's load balancer in the subnets the program
+	// tags for it).
+	all []mock.Resource
+	// errs are gaps in the rules themselves, which fail the estimate.
+	errs []error
+}
+
+// fail records a gap in the rules themselves, which fails the estimate.
+func (x *estimator) fail(err error) {
+	x.errs = append(x.errs, err)
 }
 
 func (x *estimator) unpriced(what string) {
@@ -213,6 +250,16 @@ func (x *estimator) instance(typ string) {
 
 func (x *estimator) gp3(item string, gib float64) {
 	x.monthly(item, KeyGP3, gib, fmt.Sprintf("%.0f GiB gp3 at %%s/GiB-month", gib))
+}
+
+func (x *estimator) gp2(item string, gib float64) {
+	x.monthly(item, KeyGP2, gib, fmt.Sprintf("%.0f GiB gp2 at %%s/GiB-month", gib))
+}
+
+// snapshots prices the daily snapshots of a volume of gib.
+func (x *estimator) snapshots(gib float64) {
+	x.monthly("Daily snapshots", KeySnapshot, gib*SnapshotShare,
+		fmt.Sprintf("~%.0f GiB of changed blocks at %%s/GiB-month", gib*SnapshotShare))
 }
 
 func (x *estimator) ipv4(item string, n int) {

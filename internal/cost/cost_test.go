@@ -152,7 +152,9 @@ func TestSnapshotChecks(t *testing.T) {
 func TestSnapshotCoversTheDefaults(t *testing.T) {
 	s := snapshot(t)
 	for _, key := range []string{InstanceKey("t3.small"), InstanceKey("t3.medium"), KeyGP3, KeySnapshot, KeyPublicIPv4, KeyAlarm,
-		KeyALBHour, KeyALBLCU, RDSKey("db.t4g.micro"), KeyRDSGP3, KeyS3Standard, KeySSMAdvanced} {
+		KeyALBHour, KeyALBLCU, RDSKey("db.t4g.micro"), KeyRDSGP3, KeyS3Standard, KeySSMAdvanced,
+		// The eks topology's, but for the calls NLB (docs/cost.md).
+		KeyEKSCluster, KeyEKSExtended, KeyGP2} {
 		if _, err := s.Lookup("eu-central-1", key); err != nil {
 			t.Error(err)
 		}

@@ -36,6 +36,7 @@ var DBInstanceClasses = []string{"db.t4g.micro", "db.t4g.small", "db.t4g.medium"
 // Snapshot keys the estimate reads besides the per-type ones.
 const (
 	KeyGP3             = "ebs:gp3"
+	KeyGP2             = "ebs:gp2"
 	KeySnapshot        = "ebs:snapshot"
 	KeyPublicIPv4      = "vpc:public-ipv4"
 	KeyNATHour         = "vpc:nat-gateway-hour"
@@ -45,6 +46,7 @@ const (
 	KeyNLBHour         = "elb:nlb-hour"
 	KeyNLBNLCU         = "elb:nlb-nlcu"
 	KeyEKSCluster      = "eks:cluster-hour"
+	KeyEKSExtended     = "eks:cluster-hour-extended"
 	KeyRDSGP3          = "rds:gp3"
 	KeyS3Standard      = "s3:standard"
 	KeySSMAdvanced     = "ssm:advanced-parameter"
@@ -86,6 +88,9 @@ func Rules() []Rule {
 	region := map[string]string{"locationType": "AWS Region"}
 	return append(rules,
 		Rule{Key: KeyGP3, Service: "AmazonEC2", Family: "Storage", UsageType: "EBS:VolumeUsage.gp3", Unit: "GB-Mo", Attrs: map[string]string{"volumeApiName": "gp3"}},
+		// The root volumes of EKS managed nodes without a launch template
+		// (types_eks.go).
+		Rule{Key: KeyGP2, Service: "AmazonEC2", Family: "Storage", UsageType: "EBS:VolumeUsage.gp2", Unit: "GB-Mo", Attrs: map[string]string{"volumeApiName": "gp2"}},
 		Rule{Key: KeySnapshot, Service: "AmazonEC2", Family: "Storage Snapshot", UsageType: "EBS:SnapshotUsage", Unit: "GB-Mo"},
 		Rule{Key: KeyCPUCreditT3, Service: "AmazonEC2", Family: "CPU Credits", UsageType: "CPUCredits:t3", Unit: "vCPU-Hours", Attrs: map[string]string{"operatingSystem": "Linux"}},
 		Rule{Key: KeyNATHour, Service: "AmazonEC2", Family: "NAT Gateway", UsageType: "NatGateway-Hours", Unit: "Hrs"},
@@ -96,6 +101,7 @@ func Rules() []Rule {
 		Rule{Key: KeyNLBHour, Service: "AWSELB", Family: "Load Balancer-Network", UsageType: "LoadBalancerUsage", Unit: "Hrs", Attrs: region},
 		Rule{Key: KeyNLBNLCU, Service: "AWSELB", Family: "Load Balancer-Network", UsageType: "LCUUsage", Attrs: region},
 		Rule{Key: KeyEKSCluster, Service: "AmazonEKS", Family: "Compute", UsageType: "AmazonEKS-Hours:perCluster"},
+		Rule{Key: KeyEKSExtended, Service: "AmazonEKS", Family: "Compute", UsageType: "AmazonEKS-Hours:extendedSupport"},
 		Rule{Key: KeyRDSGP3, Service: "AmazonRDS", Family: "Database Storage", UsageType: "RDS:GP3-Storage", Unit: "GB-Mo",
 			Attrs: map[string]string{"deploymentOption": "Single-AZ", "databaseEngine": "Any"}},
 		Rule{Key: KeyS3Standard, Service: "AmazonS3", Family: "Storage", UsageType: "TimedStorage-ByteHrs", Unit: "GB-Mo", Attrs: map[string]string{"volumeType": "Standard"}},

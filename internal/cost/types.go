@@ -2,6 +2,7 @@ package cost
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/matrix-on-aws/homeserver/internal/mock"
@@ -16,9 +17,24 @@ type TypeRule struct {
 
 func free(why string) TypeRule { return TypeRule{Free: why} }
 
+// TypeRuleSet maps resource types to their rules; For finds one.
+type TypeRuleSet map[string]TypeRule
+
+// For returns the rule of a resource type: its own, or for a Kubernetes
+// object without one, free (see kubernetesObject).
+func (s TypeRuleSet) For(typ string) (TypeRule, bool) {
+	if r, ok := s[typ]; ok {
+		return r, true
+	}
+	if kubernetesObject(typ) {
+		return free(kubernetesFree), true
+	}
+	return TypeRule{}, false
+}
+
 // TypeRules maps every resource type the program may declare to its rule.
 // A type without one is reported unpriced, and cmd/cost's tests fail.
-func TypeRules() map[string]TypeRule {
+func TypeRules() TypeRuleSet {
 	const (
 		network   = "VPC networking objects have no charge; traffic out is priced per GB (not in the total)"
 		iam       = "IAM has no charge"
@@ -26,7 +42,7 @@ func TypeRules() map[string]TypeRule {
 		withLB    = "priced with its load balancer (hours and capacity units)"
 		s3conf    = "configuration of a bucket, priced with the bucket's storage"
 	)
-	return map[string]TypeRule{
+	rules := TypeRuleSet{
 		"aws:ec2/instance:Instance":              {Price: ec2Instance},
 		"aws:ec2/launchTemplate:LaunchTemplate":  {Price: launchTemplate},
 		"aws:ebs/volume:Volume":                  {Price: ebsVolume},
@@ -44,6 +60,7 @@ func TypeRules() map[string]TypeRule {
 		"aws:ec2/keyPair:KeyPair":                                   free("EC2 key pairs have no charge"),
 		"aws:ec2/vpc:Vpc":                                           free(network),
 		"aws:ec2/subnet:Subnet":                                     free(network),
+		"aws:ec2/tag:Tag":                                           free("tags have no charge"),
 		"aws:ec2/internetGateway:InternetGateway":                   free(network),
 		"aws:ec2/routeTable:RouteTable":                             free(network),
 		"aws:ec2/routeTableAssociation:RouteTableAssociation":       free(network),
@@ -90,6 +107,8 @@ func TypeRules() map[string]TypeRule {
 		"aws:ses/domainIdentityVerification:DomainIdentityVerification":             free("a wait for verification, no AWS resource"),
 		"aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes": free("part of the SES identity"),
 	}
+	maps.Copy(rules, eksRules())
+	return rules
 }
 
 func ec2Instance(x *estimator, r mock.Resource) {
@@ -109,8 +128,7 @@ func launchTemplate(x *estimator, r mock.Resource) {
 func ebsVolume(x *estimator, r mock.Resource) {
 	size := number(get(r.Inputs, "size"))
 	x.gp3("Data volume", size)
-	x.monthly("Daily snapshots", KeySnapshot, size*SnapshotShare,
-		fmt.Sprintf("~%.0f GiB of changed blocks at %%s/GiB-month", size*SnapshotShare))
+	x.snapshots(size)
 }
 
 func metricAlarm(x *estimator, r mock.Resource) {

@@ -56,6 +56,7 @@ type Cloud struct {
 type Resource struct {
 	Type           string
 	Name           string
+	ID             string // the ID the mock gave it
 	Parent         string
 	Provider       string // "<provider urn>::<id>", empty for the default provider
 	Inputs         resource.PropertyMap
@@ -193,7 +194,7 @@ func (c *Cloud) check(args pulumi.MockResourceArgs) error {
 }
 
 func (c *Cloud) record(args pulumi.MockResourceArgs, id string, state resource.PropertyMap) {
-	r := Resource{Type: args.TypeToken, Name: args.Name, Provider: args.Provider, Inputs: args.Inputs, Outputs: state}
+	r := Resource{Type: args.TypeToken, Name: args.Name, ID: id, Provider: args.Provider, Inputs: args.Inputs, Outputs: state}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Inputs = inputsWithUnknowns(rpc.GetObject(), args.Inputs)
 		r.Parent = rpc.GetParent()

@@ -45,6 +45,9 @@ func TestBuildFromFixtures(t *testing.T) {
 			"ec2:t3.small":                {USD: 0.0208, Unit: "Hrs"},
 			"ec2:t4g.large":               {USD: 0.0672, Unit: "Hrs"},
 			"ebs:gp3":                     {USD: 0.08, Unit: "GB-Mo"},
+			"ebs:gp2":                     {USD: 0.10, Unit: "GB-Mo"},
+			"eks:cluster-hour":            {USD: 0.10, Unit: "Hours"},
+			"eks:cluster-hour-extended":   {USD: 0.60, Unit: "Hours"},
 			"ec2:cpu-credit:t3":           {USD: 0.05, Unit: "vCPU-Hours"},
 			"rds:postgresql:db.t4g.micro": {USD: 0.016, Unit: "Hrs"},
 			"rds:gp3":                     {USD: 0.115, Unit: "GB-Mo"},
@@ -58,6 +61,7 @@ func TestBuildFromFixtures(t *testing.T) {
 		"eu-west-1": {
 			"ec2:t3.small": {USD: 0.0229, Unit: "Hrs"},
 			"ebs:gp3":      {USD: 0.088, Unit: "GB-Mo"},
+			"ebs:gp2":      {USD: 0.11, Unit: "GB-Mo"},
 			"elb:alb-hour": {USD: 0.0248, Unit: "Hrs"},
 		},
 		cost.Global: {
