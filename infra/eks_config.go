@@ -48,6 +48,7 @@ func (r *reader) eksChecks(c *Config, secretKeys []string) {
 	c.EKS.NodesPerZone = r.integer("eksNodesPerZone", 1, 100, "each zone's node group runs 1 to 100 nodes")
 	c.EKS.APIAllowedCIDRs = r.apiCIDRs()
 	c.EKS.Workers = r.eksWorkers()
+	r.workersForAuth(c.EKS.Workers, c.Auth)
 	c.EKS.HelmValues = r.helmValues()
 	for _, k := range secretKeys {
 		if k == Qualified("helmValues") || strings.HasPrefix(k, Qualified("helmValues")+".") {
@@ -79,6 +80,20 @@ func (r *reader) eksChecks(c *Config, secretKeys []string) {
 	}
 	if c.Access == AccessSSH {
 		r.add("access", "ssh is not available in the eks topology: it has no host; remove the key (pulumi config rm matrix:access)")
+	}
+}
+
+// workersForAuth refuses the worker types the chart's validation refuses
+// for the login in use (templates/synapse/_helpers.tpl): found here, the
+// problem is reported with the others before anything is declared, not
+// by Helm halfway through pulumi up. TestWorkersForAuthAgreeWithChart
+// keeps the two equal.
+func (r *reader) workersForAuth(workers map[string]int, auth Auth) {
+	if _, ok := workers["sso-login"]; ok && auth == AuthMAS {
+		r.add("eksWorkers.sso-login", "serves Synapse's own SSO login, which MAS takes over with matrix:auth mas; remove it (pulumi config rm --path 'matrix:eksWorkers.sso-login')")
+	}
+	if _, ok := workers["mas-helper"]; ok && auth != AuthMAS {
+		r.add("eksWorkers.mas-helper", "serves MAS, which runs only with matrix:auth mas; remove it (pulumi config rm --path 'matrix:eksWorkers.mas-helper') or set matrix:auth mas")
 	}
 }
 

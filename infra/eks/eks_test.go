@@ -142,3 +142,67 @@ func TestChartRendersFromStackValues(t *testing.T) {
 		})
 	}
 }
+
+func renderErr(t *testing.T, values map[string]any) error {
+	t.Helper()
+	path, err := ess.ChartPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ess.LoadChart(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = chartrender.Render(context.Background(), c, values, ess.RenderOptions())
+	return err
+}
+
+// TestBadOperatorValuesFailWithChartMessage: matrix:helmValues the
+// program cannot judge (they are the chart's) reach the release as given,
+// and the pinned chart refuses them with its own message, as Helm does
+// in pulumi preview.
+func TestBadOperatorValuesFailWithChartMessage(t *testing.T) {
+	for name, tc := range map[string]struct{ values, want string }{
+		"schema type":      {`{"elementWeb": {"replicas": "two"}}`, "elementWeb.replicas"},
+		"unknown value":    {`{"synapse": {"replica": 2}}`, "synapse: Additional property replica is not allowed"},
+		"validation rules": {`{"synapse": {"additional": {"limits.yaml": {"config": "max_upload_size: [50M"}}}}`, "synapse.additional['limits.yaml'] is invalid"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := run(t, synth.ExampleEKSConfig("matrix:calls", "element-call", "matrix:helmValues", tc.values))
+			err := renderErr(t, values(t, res.Cloud))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("rendering %s: %v, want the chart's %q", tc.values, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestWorkersForAuthAgreeWithChart: the worker types the config refuses
+// for a login are the ones the chart's validation refuses, so the
+// problem shows before any resource is declared.
+func TestWorkersForAuthAgreeWithChart(t *testing.T) {
+	for _, worker := range []string{"sso-login", "mas-helper", "event-persister"} {
+		for _, auth := range []infra.Auth{infra.AuthSynapse, infra.AuthMAS} {
+			raw := synth.ExampleEKSConfig("matrix:auth", string(auth), "matrix:eksWorkers", `{"`+worker+`": 1}`)
+			_, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: raw})
+			refused := err != nil
+			if refused && !strings.Contains(err.Error(), "matrix:eksWorkers."+worker) {
+				t.Errorf("%s with auth %s: %v does not name matrix:eksWorkers.%s", worker, auth, err, worker)
+			}
+			// The chart's verdict, on the values of the same login
+			// with the worker added behind the config's back.
+			v := values(t, run(t, synth.ExampleEKSConfig("matrix:auth", string(auth))).Cloud)
+			synapse := v["synapse"].(map[string]any)
+			workers, _ := synapse["workers"].(map[string]any)
+			if workers == nil {
+				workers = map[string]any{}
+				synapse["workers"] = workers
+			}
+			workers[worker] = map[string]any{"enabled": true}
+			chartRefused := renderErr(t, v) != nil
+			if refused != chartRefused {
+				t.Errorf("%s with auth %s: config refuses %v, chart refuses %v", worker, auth, refused, chartRefused)
+			}
+		}
+	}
+}
