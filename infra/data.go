@@ -107,7 +107,7 @@ func (db *Database) declare(ctx *pulumi.Context, cfg Config, plan DBPlan, subnet
 		// them): the instance a restore replaces stays restorable to any
 		// moment of its backup window.
 		DeleteAutomatedBackups: pulumi.Bool(false),
-		Tags:                   NameTag(ctx, "db"),
+		Tags:                   topologyTags(ctx, "db", cfg.Topology),
 	}
 	if r := plan.Restore; r != nil {
 		// A new identifier, so the engine creates the restored instance

@@ -94,9 +94,7 @@ func stackDatabases(ctx *pulumi.Context, opts ...pulumi.InvokeOption) ([]string,
 	return dbs.InstanceIdentifiers, nil
 }
 
-func dbNameTag(ctx *pulumi.Context) string {
-	return fmt.Sprintf("%s-%s-%s", ctx.Project(), ctx.Stack(), "db")
-}
+func dbNameTag(ctx *pulumi.Context) string { return nameOf(ctx, "db") }
 
 // checkRestoreKept refuses a configuration without matrix:dbRestore on a
 // stack whose database came from a restore.

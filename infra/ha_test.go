@@ -587,7 +587,7 @@ func TestTopologySwitch(t *testing.T) {
 		c.SetExisting(e)
 		return c
 	}
-	singleData := mock.Existing{Volumes: []mock.ExistingVolume{{ID: "vol-0123456789abcdef0", Tags: map[string]string{"matrix-snapshots": "matrix-test"}}}}
+	singleData := mock.Existing{Volumes: []mock.ExistingVolume{{ID: "vol-0123456789abcdef0", Tags: map[string]string{"matrix-snapshots": "matrix-test", "Name": "matrix-test-data"}}}}
 	otherStack := mock.Existing{Volumes: []mock.ExistingVolume{{ID: "vol-0fedcba9876543210", Tags: map[string]string{"matrix-snapshots": "matrix-prod"}}}}
 	haData := mock.Existing{DBInstances: []string{"matrix-test"}}
 	for _, m := range modes {

@@ -109,7 +109,13 @@ func newPublicSubnet(ctx *pulumi.Context, cfg Config, vpc *ec2.Vpc, routes *ec2.
 // NameTag gives a resource a Name the console shows; Project, Stack and
 // ManagedBy come from the provider's default tags.
 func NameTag(ctx *pulumi.Context, role string) pulumi.StringMap {
-	return pulumi.StringMap{"Name": pulumi.String(fmt.Sprintf("%s-%s-%s", ctx.Project(), ctx.Stack(), role))}
+	return pulumi.StringMap{"Name": pulumi.String(nameOf(ctx, role))}
+}
+
+// nameOf is the Name tag of the stack's resource in a role, which the
+// program also looks resources up by.
+func nameOf(ctx *pulumi.Context, role string) string {
+	return fmt.Sprintf("%s-%s-%s", ctx.Project(), ctx.Stack(), role)
 }
 
 // privateSubnetOffset places the private subnets after the public ones in

@@ -179,7 +179,8 @@ func recoveryRuns(t *testing.T, stack string, cfg stackfile.Config) []run {
 	}
 	if values["matrix:topology"] == "ha" || values["matrix:topology"] == "eks" {
 		id := infra.DBIdentifier("matrix", stack)
-		e = mock.Existing{DBs: []mock.ExistingDB{{ID: id, Tags: map[string]string{"Name": id + "-db"}}}}
+		tags := map[string]string{"Name": id + "-db", infra.TopologyTag: values["matrix:topology"]}
+		e = mock.Existing{DBs: []mock.ExistingDB{{ID: id, Tags: tags}}}
 		values["matrix:dbRestore"] = `{"time":"latest"}`
 		values["matrix:protect"] = "false" // a restore replaces the database
 	} else {
