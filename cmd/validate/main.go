@@ -1,8 +1,10 @@
 // Command validate runs the upstream playbook's own validation tasks (every
 // role's validate_config*.yml, which the playbook runs before it changes
-// anything) on the inventory each stack renders, before `pulumi up`:
+// anything) on the inventory each stack renders, before `pulumi up`; an eks
+// stack, which runs no playbook, is checked against its chart instead
+// (ess-helm's schema and validation templates, from the pinned archive):
 //
-//	go run ./cmd/validate [--stack dev --stack prod ...] [--upstream DIR | --snapshot FILE] [--config key=value ...]
+//	go run ./cmd/validate [--stack dev --stack prod ...] [--upstream DIR | --snapshot FILE] [--chart FILE] [--config key=value ...]
 //
 // The playbook comes from the wrapper's cache (ansible/run-playbook keeps
 // the pinned checkout with its roles in ~/.cache/matrix-on-aws/upstream),
@@ -28,6 +30,9 @@ import (
 	"time"
 
 	"github.com/matrix-on-aws/homeserver/ansible"
+	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/internal/chartrender"
+	"github.com/matrix-on-aws/homeserver/internal/ess"
 	"github.com/matrix-on-aws/homeserver/internal/snapshot"
 	"github.com/matrix-on-aws/homeserver/internal/stackfile"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
@@ -54,6 +59,8 @@ func run(args []string, stdout io.Writer) error {
 	dir := fs.String("dir", ".", "directory holding Pulumi.yaml")
 	upstreamDir := fs.String("upstream", "", "checkout of the pinned playbook with its roles in roles/galaxy (default: the wrapper's cache)")
 	tarball := fs.String("snapshot", "", "snapshot tarball of the pinned playbook with its roles, unpacked into a temporary directory")
+	chartFile := fs.String("chart", "", "the pinned ess-helm chart archive, for eks stacks (default: $"+ess.ChartEnv+", else ../shared/ess-helm/)")
+	source := fs.Bool("source", false, "print what each stack is checked against (playbook or chart) and exit")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -61,16 +68,36 @@ func run(args []string, stdout io.Writer) error {
 	if len(stacks) == 0 {
 		stacks = listFlag{"dev"}
 	}
-	invs, err := render(*dir, stacks, overrides)
+	invs, charts, err := render(*dir, stacks, overrides)
 	if err != nil {
 		return err
 	}
-	root, cleanup, err := playbookRoot(*upstreamDir, *tarball)
+	if *source {
+		for _, inv := range invs {
+			fmt.Fprintf(stdout, "%s playbook\n", inv.Name)
+		}
+		for _, c := range charts {
+			fmt.Fprintf(stdout, "%s chart\n", c.name)
+		}
+		return nil
+	}
+	var errs []error
+	if len(invs) > 0 {
+		errs = append(errs, validatePlaybook(stdout, invs, *upstreamDir, *tarball, *timeout))
+	}
+	if len(charts) > 0 {
+		errs = append(errs, validateChart(stdout, charts, *chartFile))
+	}
+	return errors.Join(errs...)
+}
+
+func validatePlaybook(stdout io.Writer, invs []upstreamcheck.Inventory, upstreamDir, tarball string, timeout time.Duration) error {
+	root, cleanup, err := playbookRoot(upstreamDir, tarball)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	reports, err := upstreamcheck.Validate(ctx, root, invs)
 	if err != nil {
@@ -79,22 +106,30 @@ func run(args []string, stdout io.Writer) error {
 	return report(stdout, reports)
 }
 
-// render renders each stack's inventory offline, as synth does.
-func render(dir string, stacks, overrides []string) ([]upstreamcheck.Inventory, error) {
+// chartStack is an eks stack's chart values, secrets in the clear.
+type chartStack struct {
+	name   string
+	values map[string]any
+}
+
+// render renders each stack offline, as synth does: the inventory of a
+// stack the playbook configures, the chart values of an eks stack.
+func render(dir string, stacks, overrides []string) ([]upstreamcheck.Inventory, []chartStack, error) {
 	project, err := stackfile.LoadProject(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var invs []upstreamcheck.Inventory
+	var charts []chartStack
 	for _, stack := range stacks {
 		cfg, err := stackfile.Load(dir, project.Name, stack)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, o := range overrides {
 			k, v, ok := strings.Cut(o, "=")
 			if !ok {
-				return nil, fmt.Errorf("--config wants key=value, got %q", o)
+				return nil, nil, fmt.Errorf("--config wants key=value, got %q", o)
 			}
 			if !strings.Contains(k, ":") {
 				k = project.Name + ":" + k
@@ -104,15 +139,56 @@ func render(dir string, stacks, overrides []string) ([]upstreamcheck.Inventory, 
 		res, err := synth.Run(synth.Options{Project: project.Name, Stack: stack, Config: cfg.Values,
 			SecretKeys: cfg.SecretKeys, SecretPaths: cfg.SecretPaths})
 		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w", stack, err)
+			return nil, nil, fmt.Errorf("stack %s: %w", stack, err)
+		}
+		if res.Homeserver.Config.Topology == infra.TopologyEKS {
+			values, err := res.ChartValues()
+			if err != nil {
+				return nil, nil, fmt.Errorf("stack %s: %w", stack, err)
+			}
+			charts = append(charts, chartStack{name: stack, values: values})
+			continue
 		}
 		hosts, vars, err := res.Inventory()
 		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w", stack, err)
+			return nil, nil, fmt.Errorf("stack %s: %w", stack, err)
 		}
 		invs = append(invs, upstreamcheck.Inventory{Name: stack, Hosts: hosts, Vars: vars})
 	}
-	return invs, nil
+	return invs, charts, nil
+}
+
+// validateChart renders the pinned chart from each eks stack's values, as
+// Helm does before it installs: the chart's schema and its validation
+// templates, then every manifest decoded strictly into its Kubernetes type.
+func validateChart(w io.Writer, stacks []chartStack, path string) error {
+	if path == "" {
+		var err error
+		if path, err = ess.ChartPath(); err != nil {
+			return err
+		}
+	}
+	c, err := ess.LoadChart(path)
+	if err != nil {
+		return err
+	}
+	var refused []string
+	for _, s := range stacks {
+		ms, err := chartrender.Render(context.Background(), c, s.values, ess.RenderOptions())
+		if err == nil {
+			_, err = chartrender.NewDecoder().Decode(ms)
+		}
+		if err != nil {
+			refused = append(refused, s.name)
+			fmt.Fprintf(w, "REFUSED  %s: the chart %s %s: %s\n", s.name, ess.ChartName, ess.ChartVersion, strings.TrimSpace(err.Error()))
+			continue
+		}
+		fmt.Fprintf(w, "ok       %s: the chart %s %s accepts it (%d manifests)\n", s.name, ess.ChartName, ess.ChartVersion, len(ms))
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("the chart refuses %s", strings.Join(refused, ", "))
+	}
+	return nil
 }
 
 // playbookRoot finds the pinned playbook: a given checkout, an unpacked

@@ -110,9 +110,12 @@ func inventory(t *testing.T, name string, raw map[string]string) upstreamcheck.I
 // every committed stack and the matrix, in one ansible-playbook run.
 func TestUpstreamValidation(t *testing.T) {
 	root := upstreamcheck.UnpackForTest(t)
-	invs, err := render("../..", []string{"dev", "prod", "ha"}, nil)
+	invs, charts, err := render("../..", committedStacks(t), nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(invs) < 3 || len(charts) < 1 {
+		t.Fatalf("%d stacks for the playbook, %d for the chart: is the glob finding Pulumi.<stack>.yaml?", len(invs), len(charts))
 	}
 	for _, m := range matrix {
 		invs = append(invs, inventory(t, m.name, m.raw))
@@ -198,5 +201,42 @@ func TestCommand(t *testing.T) {
 		"--config", `matrix:playbookVars={"matrix_bridge_mautrix_telegram_enabled":true}`}, &out)
 	if err == nil || !strings.Contains(out.String(), "REFUSED  dev:") || !strings.Contains(out.String(), "matrix_bridge_mautrix_telegram_api_id") {
 		t.Errorf("a refused stack: %v\n%s", err, out.String())
+	}
+}
+
+// committedStacks names every Pulumi.<stack>.yaml of the repository.
+func committedStacks(t *testing.T) []string {
+	t.Helper()
+	paths, err := filepath.Glob("../../Pulumi.*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stacks []string
+	for _, p := range paths {
+		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "Pulumi."), ".yaml"))
+	}
+	return stacks
+}
+
+// TestChartCommand checks an eks stack against the pinned chart, as
+// `go run ./cmd/validate --stack eks` does: the committed stack passes,
+// a known-bad matrix:helmValues is refused with the chart's message, and
+// --source tells the preview workflow which stacks need the playbook.
+func TestChartCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"--dir", "../..", "--stack", "eks"}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.HasPrefix(out.String(), "ok       eks: the chart matrix-stack 26.8.1 accepts it (") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	out.Reset()
+	err := run([]string{"--dir", "../..", "--stack", "eks", "--config", `matrix:helmValues={"elementWeb":{"replicas":"two"}}`}, &out)
+	if err == nil || !strings.Contains(out.String(), "REFUSED  eks:") || !strings.Contains(out.String(), "elementWeb.replicas") {
+		t.Errorf("a refused stack: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := run([]string{"--dir", "../..", "--stack", "eks", "--stack", "dev", "--source"}, &out); err != nil || out.String() != "dev playbook\neks chart\n" {
+		t.Errorf("--source: %v\n%q", err, out.String())
 	}
 }

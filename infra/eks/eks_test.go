@@ -40,16 +40,13 @@ func find(t *testing.T, c *mock.Cloud, typ, name string) mock.Resource {
 }
 
 // values are the chart values the program hands the matrix-stack release.
-func values(t *testing.T, c *mock.Cloud) map[string]any {
+func values(t *testing.T, res *synth.Result) map[string]any {
 	t.Helper()
-	v := find(t, c, releaseType, "matrix-stack").Inputs["values"]
-	if v.IsSecret() {
-		v = v.SecretValue().Element
+	v, err := res.ChartValues()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !v.IsObject() {
-		t.Fatalf("release values %v", v)
-	}
-	return v.ObjectValue().Mappable()
+	return v
 }
 
 func render(t *testing.T, values map[string]any) []chartrender.Object {
@@ -114,7 +111,7 @@ func TestChartRendersFromStackValues(t *testing.T) {
 	for name, raw := range configurations(t) {
 		t.Run(name, func(t *testing.T) {
 			res := run(t, raw)
-			objs := render(t, values(t, res.Cloud))
+			objs := render(t, values(t, res))
 			cfg := res.Homeserver.Config
 			// Every host the chart serves has its record and a name on
 			// the certificate, and the ALB is the one the records find.
@@ -169,7 +166,7 @@ func TestBadOperatorValuesFailWithChartMessage(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := run(t, synth.ExampleEKSConfig("matrix:calls", "element-call", "matrix:helmValues", tc.values))
-			err := renderErr(t, values(t, res.Cloud))
+			err := renderErr(t, values(t, res))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("rendering %s: %v, want the chart's %q", tc.values, err, tc.want)
 			}
@@ -191,7 +188,7 @@ func TestWorkersForAuthAgreeWithChart(t *testing.T) {
 			}
 			// The chart's verdict, on the values of the same login
 			// with the worker added behind the config's back.
-			v := values(t, run(t, synth.ExampleEKSConfig("matrix:auth", string(auth))).Cloud)
+			v := values(t, run(t, synth.ExampleEKSConfig("matrix:auth", string(auth))))
 			synapse := v["synapse"].(map[string]any)
 			workers, _ := synapse["workers"].(map[string]any)
 			if workers == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/infra/deploy"
+	"github.com/matrix-on-aws/homeserver/internal/ess"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -287,6 +288,56 @@ func (r *Result) Inventory() (hosts, vars string, err error) {
 		return "", "", fmt.Errorf("synth: the inventory is not known (run in update mode)")
 	}
 	return hs, vs, nil
+}
+
+// ChartValues are the values the program hands the eks topology's chart
+// release (ess-helm's matrix-stack), secrets in the clear (the mocks'
+// stand-ins): for checks that render the chart, such as its own schema
+// and validation; never print them.
+func (r *Result) ChartValues() (map[string]any, error) {
+	if r.Homeserver.Config.Topology != infra.TopologyEKS {
+		return nil, fmt.Errorf("synth: the %s topology installs no chart", r.Homeserver.Config.Topology)
+	}
+	for _, res := range r.Cloud.Find("kubernetes:helm.sh/v3:Release") {
+		if res.Name != ess.ChartName {
+			continue
+		}
+		v, err := plainValue(res.Inputs["values"])
+		if err != nil {
+			return nil, fmt.Errorf("synth: the release's values %w (run in update mode)", err)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("synth: the release's values are %T, not an object", v)
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("synth: no %s release was declared", ess.ChartName)
+}
+
+// plainValue is v as plain Go values, secrets unwrapped; an unknown is an error.
+func plainValue(v resource.PropertyValue) (any, error) {
+	var unknown bool
+	out := v.MapRepl(nil, func(v resource.PropertyValue) (any, bool) {
+		switch {
+		case v.IsSecret():
+			inner, err := plainValue(v.SecretValue().Element)
+			unknown = unknown || err != nil
+			return inner, true
+		case v.IsComputed() || (v.IsOutput() && !v.OutputValue().Known):
+			unknown = true
+			return nil, true
+		case v.IsOutput():
+			inner, err := plainValue(v.OutputValue().Element)
+			unknown = unknown || err != nil
+			return inner, true
+		}
+		return nil, false
+	})
+	if unknown {
+		return nil, fmt.Errorf("are not all known")
+	}
+	return out, nil
 }
 
 // ExampleConfig is the smallest valid single-host configuration, on the
