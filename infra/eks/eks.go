@@ -46,6 +46,7 @@ type EKS struct {
 
 	Kubernetes   *kubernetes.Provider
 	Namespace    *corev1.Namespace
+	SigningKey   *corev1.Secret
 	DBSecret     *corev1.Secret
 	StorageClass *storagev1.StorageClass
 	// CreateDatabases creates Synapse's database (C collation) and MAS's

@@ -2,11 +2,13 @@ package eks_test
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/infra/eks"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -104,5 +106,33 @@ func TestSecretsStayOutOfCommands(t *testing.T) {
 	}
 	if v := find(t, res.Cloud, releaseType, "matrix-stack").Inputs["values"]; !v.IsSecret() {
 		t.Error("the release's values are plain although matrix:helmValues holds a secret")
+	}
+}
+
+// TestSigningKeyKeptWithStack: Synapse's signing key is made once by the
+// program, kept secret in a Secret the release references (not one the
+// chart generates), so a rebuilt cluster keeps the server's identity.
+func TestSigningKeyKeptWithStack(t *testing.T) {
+	res := run(t, synth.ExampleEKSConfig())
+	s := inputs(t, res.Cloud, "kubernetes:core/v1:Secret", eks.SigningKeySecret)
+	v := s["stringData"]
+	if !v.IsSecret() {
+		t.Fatalf("the signing key Secret's data is not a Pulumi secret: %v", v)
+	}
+	key := v.SecretValue().Element.ObjectValue()[eks.SigningKeyFile].StringValue()
+	if f := strings.Fields(key); len(f) != 3 || f[0] != "ed25519" || !strings.HasPrefix(f[1], "a_") {
+		t.Errorf("signing key %q is not in Synapse's key file format", key)
+	}
+	if len(res.Cloud.Find("random:index/randomBytes:RandomBytes")) != 1 {
+		t.Error("the key's seed is not made once by pulumi-random")
+	}
+	vals := values(t, res)
+	want := map[string]any{"secret": eks.SigningKeySecret, "secretKey": eks.SigningKeyFile}
+	if got := vals["synapse"].(map[string]any)["signingKey"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("synapse.signingKey = %v, want %v", got, want)
+	}
+	release := find(t, res.Cloud, releaseType, "matrix-stack")
+	if !slices.ContainsFunc(release.DependsOn, func(u string) bool { return strings.HasSuffix(u, "::"+eks.SigningKeySecret) }) {
+		t.Errorf("the release does not wait for the signing key Secret: %v", release.DependsOn)
 	}
 }

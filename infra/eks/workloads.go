@@ -24,6 +24,9 @@ const (
 	StorageClass = "gp3-retain"
 	// DBSecret holds the database passwords the chart mounts.
 	DBSecret = "matrix-postgres"
+	// SigningKeySecret holds Synapse's signing key, under SigningKeyFile.
+	SigningKeySecret = "matrix-synapse-signing-key"
+	SigningKeyFile   = "signing.key"
 	// MASDatabase and MASUser are MAS's own database and role on RDS.
 	MASDatabase = "mas"
 	MASUser     = "mas"
@@ -79,6 +82,9 @@ func (e *EKS) newWorkloads(ctx *pulumi.Context, hs *infra.Homeserver, opts ...pu
 	if err := e.newStorage(ctx, k8s...); err != nil {
 		return err
 	}
+	if err := e.newSigningKey(ctx, opts, k8s); err != nil {
+		return err
+	}
 	if err := e.newDatabases(ctx, hs, k8s...); err != nil {
 		return err
 	}
@@ -86,6 +92,22 @@ func (e *EKS) newWorkloads(ctx *pulumi.Context, hs *infra.Homeserver, opts ...pu
 		return err
 	}
 	return e.newRelease(ctx, hs, k8s...)
+}
+
+// newSigningKey keeps Synapse's signing key with the stack (made once by
+// pulumi-random, as in ha) in a Secret the chart mounts: the chart would
+// otherwise generate one into a Secret of its own, and a rebuilt cluster
+// or a reinstalled release would sign as a new server.
+func (e *EKS) newSigningKey(ctx *pulumi.Context, opts, k8s []pulumi.ResourceOption) error {
+	key, err := infra.NewSigningKey(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	e.SigningKey, err = corev1.NewSecret(ctx, SigningKeySecret, &corev1.SecretArgs{
+		Metadata:   metav1.ObjectMetaArgs{Name: pulumi.String(SigningKeySecret), Namespace: e.Namespace.Metadata.Name()},
+		StringData: pulumi.StringMap{SigningKeyFile: key},
+	}, k8s...)
+	return err
 }
 
 // newStorage is the media volume's class: encrypted gp3 through the EBS
@@ -231,8 +253,9 @@ func ReleaseInput(cfg infra.Config, certARN, dbHost, albName string, sfuIP strin
 			Host: dbHost, Port: infra.PostgresPort, SSLMode: "require",
 			Synapse: ess.Database{Name: infra.DatabaseName, User: infra.DatabaseUser, Password: ess.SecretRef{Name: DBSecret, Key: "master"}},
 		},
-		Workers: cfg.EKS.Workers,
-		Media:   ess.Media{StorageClass: StorageClass, Size: fmt.Sprintf("%dGi", cfg.DataVolumeGiB)},
+		Workers:    cfg.EKS.Workers,
+		Media:      ess.Media{StorageClass: StorageClass, Size: fmt.Sprintf("%dGi", cfg.DataVolumeGiB)},
+		SigningKey: ess.SecretRef{Name: SigningKeySecret, Key: SigningKeyFile},
 	}
 	if cfg.Auth == infra.AuthMAS {
 		in.Auth = ess.AuthMAS
@@ -287,6 +310,6 @@ func (e *EKS) newRelease(ctx *pulumi.Context, hs *infra.Homeserver, opts ...pulu
 		Values:    values,
 		// Synapse's first start migrates its schema: minutes.
 		Timeout: pulumi.Int(1200),
-	}, infra.WithOpts(opts, pulumi.DependsOn([]pulumi.Resource{e.CreateDatabases, e.DBSecret, e.StorageClass, e.Controller}))...)
+	}, infra.WithOpts(opts, pulumi.DependsOn([]pulumi.Resource{e.CreateDatabases, e.DBSecret, e.SigningKey, e.StorageClass, e.Controller}))...)
 	return err
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
-	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 )
@@ -217,7 +216,7 @@ func (ha *HA) newHost(ctx *pulumi.Context, cfg infra.Config, hs *infra.Homeserve
 	if ha.RedactParameter, err = secure("redact", "secret values the host masks in the playbook's output for "+cfg.MatrixHost(), redact); err != nil {
 		return nil, err
 	}
-	signingKey, err := newSigningKey(ctx, opts...)
+	signingKey, err := infra.NewSigningKey(ctx, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -459,26 +458,4 @@ func renderHAVars(cfg infra.Config, facts infra.Facts, pin ansible.Pin, ha *HA, 
 // so it comes from the partition lookup, never a constant.
 func S3Endpoint(region, dnsSuffix string) string {
 	return "https://s3." + region + "." + dnsSuffix
-}
-
-// newSigningKey makes the server's federation signing key once, in
-// Synapse's key file format ("ed25519 <key id> <unpadded base64 seed>").
-// On a single host the key lives on the data volume; an ha host is
-// disposable, so the key is kept with the stack and put in place by
-// bootstrap-host: other servers keep trusting events signed before a host
-// was replaced.
-func newSigningKey(ctx *pulumi.Context, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	seed, err := random.NewRandomBytes(ctx, "signing-key", &random.RandomBytesArgs{Length: pulumi.Int(32)}, opts...)
-	if err != nil {
-		return pulumi.StringOutput{}, err
-	}
-	id, err := random.NewRandomString(ctx, "signing-key-id", &random.RandomStringArgs{
-		Length: pulumi.Int(4), Special: pulumi.Bool(false), Upper: pulumi.Bool(false),
-	}, opts...)
-	if err != nil {
-		return pulumi.StringOutput{}, err
-	}
-	return pulumi.ToSecret(pulumi.All(id.Result, seed.Base64).ApplyT(func(v []any) string {
-		return fmt.Sprintf("ed25519 a_%s %s\n", v[0], strings.TrimRight(v[1].(string), "="))
-	})).(pulumi.StringOutput), nil
 }

@@ -68,6 +68,12 @@ type Input struct {
 	Workers map[string]int
 	Media   Media
 	SFU     SFU // used when Calls is CallsElementCall
+	// SigningKey is the Secret holding Synapse's signing key, in
+	// Synapse's key file format. The program makes it once and keeps it
+	// with the stack: the chart would generate one into a Secret of its
+	// own, and a rebuilt cluster would give the server a new identity in
+	// federation.
+	SigningKey SecretRef
 }
 
 // Hosts are the fully qualified hostnames of the components served over
@@ -264,6 +270,8 @@ func synapse(in Input) map[string]any {
 		"ingress":  map[string]any{"host": in.Hosts.Synapse},
 		"postgres": postgres(in.Postgres, in.Postgres.Synapse),
 		"workers":  workers,
+		// A reference only: the chart mounts the Secret's key.
+		"signingKey": map[string]any{"secret": in.SigningKey.Name, "secretKey": in.SigningKey.Key},
 		"media": map[string]any{"storage": map[string]any{
 			"storageClassName": in.Media.StorageClass,
 			"size":             in.Media.Size,
@@ -368,6 +376,7 @@ func (in Input) check() error {
 		need(in.SFU.PublicIP != "" && len(in.SFU.EIPAllocationIDs) > 0, "SFU.PublicIP/EIPAllocationIDs", "are required with CallsElementCall")
 	}
 	need(in.Media.Size != "", "Media.Size", "is required")
+	need(in.SigningKey.Name != "" && in.SigningKey.Key != "", "SigningKey", "needs the Secret reference (Name, Key)")
 	p = append(p, CheckWorkers(in.Workers)...)
 	if len(p) > 0 {
 		return errors.New("ess: invalid input:\n- " + strings.Join(p, "\n- "))

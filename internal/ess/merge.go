@@ -43,6 +43,7 @@ func ownedValues() []owned {
 		{path: keys("synapse", "enabled"), instead: "not configurable: the program always runs Synapse"},
 		{path: keys("synapse", "postgres"), instead: rds},
 		{path: keys("matrixAuthenticationService", "postgres"), instead: rds},
+		{path: keys("synapse", "signingKey"), instead: "not configurable: Synapse's signing key, the server's identity in federation, is made once by the program and kept with the stack, so a rebuilt cluster keeps it"},
 		{path: keys("synapse", "workers", "*", "enabled"), instead: workers},
 		{path: keys("synapse", "workers", "*", "replicas"), instead: workers},
 		{path: keys("synapse", "media", "storage", "storageClassName"), instead: "not configurable: media lives on the EBS StorageClass the program installs"},

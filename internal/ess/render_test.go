@@ -12,6 +12,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -57,8 +58,9 @@ func exampleInput() Input {
 			Synapse: Database{Name: "synapse", User: "synapse", Password: SecretRef{Name: "matrix-postgres", Key: "synapse-password"}},
 			MAS:     Database{Name: "mas", User: "mas", Password: SecretRef{Name: "matrix-postgres", Key: "mas-password"}},
 		},
-		Media: Media{StorageClass: "gp3", Size: "50Gi"},
-		SFU:   SFU{PublicIP: testPublicIP, EIPAllocationIDs: []string{"eipalloc-0a1b2c3d4e5f60708", "eipalloc-0f1e2d3c4b5a69788"}},
+		Media:      Media{StorageClass: "gp3", Size: "50Gi"},
+		SigningKey: SecretRef{Name: "matrix-synapse-signing-key", Key: "signing.key"},
+		SFU:        SFU{PublicIP: testPublicIP, EIPAllocationIDs: []string{"eipalloc-0a1b2c3d4e5f60708", "eipalloc-0f1e2d3c4b5a69788"}},
 	}
 }
 
@@ -131,6 +133,7 @@ func TestRenderMatrix(t *testing.T) {
 			checkIngresses(t, c, objs)
 			checkWorkers(t, c.in, objs)
 			checkPostgres(t, c.in, objs)
+			checkSigningKey(t, c.in, objs)
 			checkSFU(t, c.in, objs)
 			checkMedia(t, c.in, objs)
 			if c.operator != nil {
@@ -289,6 +292,41 @@ func checkPostgres(t *testing.T, in Input, objs []chartrender.Object) {
 	for _, s := range typed[*appsv1.StatefulSet](objs) {
 		if s.Labels["app.kubernetes.io/name"] == "postgres" {
 			t.Errorf("the chart's own PostgreSQL %s runs beside RDS", s.Name)
+		}
+	}
+}
+
+// Synapse signs with the key the program keeps: every Synapse pod mounts
+// its Secret, and the chart's init job generates none of its own.
+func checkSigningKey(t *testing.T, in Input, objs []chartrender.Object) {
+	t.Helper()
+	synapsePods := 0
+	for _, s := range typed[*appsv1.StatefulSet](objs) {
+		if !strings.HasPrefix(s.Labels["app.kubernetes.io/name"], "synapse") {
+			continue
+		}
+		synapsePods++
+		if !slices.ContainsFunc(s.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool {
+			return v.Secret != nil && v.Secret.SecretName == in.SigningKey.Name
+		}) {
+			t.Errorf("%s does not mount the signing key's Secret %s", s.Name, in.SigningKey.Name)
+		}
+	}
+	if synapsePods == 0 {
+		t.Error("no Synapse StatefulSet rendered")
+	}
+	for _, o := range objs {
+		spec := podSpec(o.Object)
+		if j, ok := o.Object.(*batchv1.Job); ok {
+			spec = &j.Spec.Template.Spec
+		}
+		if spec == nil {
+			continue
+		}
+		for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
+			if slices.ContainsFunc(c.Args, func(a string) bool { return strings.Contains(a, "SYNAPSE_SIGNING_KEY") }) {
+				t.Errorf("%s: container %s generates a signing key: %v", o.Source, c.Name, c.Args)
+			}
 		}
 	}
 }
