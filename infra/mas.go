@@ -30,15 +30,22 @@ type MASSigningKey struct {
 // the algorithm OpenID Connect requires, ES256 the one most clients prefer.
 // pulumi-tls generates no secp256k1 key, so the upstream's ES256K key is
 // left out; P-384 is too, as no Matrix client asks for ES384.
+// The IDs of MAS's signing keys (the upstream's).
+const (
+	MASKeyRSA   = "default-rsa"
+	MASKeyECDSA = "default-ecdsa-p256"
+)
+
 var masKeySpecs = []struct {
 	id   string
 	args tls.PrivateKeyArgs
 }{
-	{"default-rsa", tls.PrivateKeyArgs{Algorithm: pulumi.String("RSA"), RsaBits: pulumi.Int(2048)}},
-	{"default-ecdsa-p256", tls.PrivateKeyArgs{Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256")}},
+	{MASKeyRSA, tls.PrivateKeyArgs{Algorithm: pulumi.String("RSA"), RsaBits: pulumi.Int(2048)}},
+	{MASKeyECDSA, tls.PrivateKeyArgs{Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256")}},
 }
 
-func newMASSecrets(ctx *pulumi.Context, opts ...pulumi.ResourceOption) (*MASSecrets, error) {
+// NewMASSecrets makes MAS's encryption key and signing keys once.
+func NewMASSecrets(ctx *pulumi.Context, opts ...pulumi.ResourceOption) (*MASSecrets, error) {
 	s := &MASSecrets{}
 	var err error
 	// 32 bytes as 64 hex digits, what MAS reads (openssl rand -hex 32 in

@@ -222,7 +222,7 @@ func (p *Provisioning) NewSecrets(ctx *pulumi.Context, cfg Config, opts ...pulum
 		return err
 	}
 	if cfg.Auth == AuthMAS {
-		p.MAS, err = newMASSecrets(ctx, opts...)
+		p.MAS, err = NewMASSecrets(ctx, opts...)
 	}
 	return err
 }

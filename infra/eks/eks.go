@@ -47,6 +47,7 @@ type EKS struct {
 	Kubernetes   *kubernetes.Provider
 	Namespace    *corev1.Namespace
 	SigningKey   *corev1.Secret
+	MASKeys      *corev1.Secret // with matrix:auth mas
 	DBSecret     *corev1.Secret
 	StorageClass *storagev1.StorageClass
 	// CreateDatabases creates Synapse's database (C collation) and MAS's

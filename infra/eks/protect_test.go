@@ -136,3 +136,33 @@ func TestSigningKeyKeptWithStack(t *testing.T) {
 		t.Errorf("the release does not wait for the signing key Secret: %v", release.DependsOn)
 	}
 }
+
+// TestMASKeysKeptWithStack: with MAS, its encryption secret and signing
+// keys are the program's (kept secret in a Secret the release references
+// for each key the chart reads), not ones the chart generates.
+func TestMASKeysKeptWithStack(t *testing.T) {
+	res := run(t, synth.ExampleEKSConfig("matrix:auth", "mas"))
+	v := inputs(t, res.Cloud, "kubernetes:core/v1:Secret", eks.MASKeysSecret)["stringData"]
+	if !v.IsSecret() {
+		t.Fatalf("MAS's keys are not a Pulumi secret: %v", v)
+	}
+	data := v.SecretValue().Element.ObjectValue()
+	mas := values(t, res)["matrixAuthenticationService"].(map[string]any)
+	refs := []any{mas["encryptionSecret"]}
+	for _, k := range []string{"rsa", "ecdsaPrime256v1"} {
+		refs = append(refs, mas["privateKeys"].(map[string]any)[k])
+	}
+	for _, r := range refs {
+		ref, _ := r.(map[string]any)
+		key, _ := ref["secretKey"].(string)
+		if ref["secret"] != eks.MASKeysSecret || !data[resource.PropertyKey(key)].IsString() {
+			t.Errorf("MAS value %v names no key of the Secret %s (keys %v)", r, eks.MASKeysSecret, data.StableKeys())
+		}
+	}
+	if enc := data["encryption"].StringValue(); len(enc) != 64 {
+		t.Errorf("encryption secret %d characters, MAS reads 64 hex digits", len(enc))
+	}
+	if n := len(run(t, synth.ExampleEKSConfig()).Cloud.Find("tls:index/privateKey:PrivateKey")); n != 0 {
+		t.Errorf("%d MAS keys made without MAS", n)
+	}
+}

@@ -27,6 +27,8 @@ const (
 	// SigningKeySecret holds Synapse's signing key, under SigningKeyFile.
 	SigningKeySecret = "matrix-synapse-signing-key"
 	SigningKeyFile   = "signing.key"
+	// MASKeysSecret holds MAS's encryption secret and signing keys.
+	MASKeysSecret = "matrix-mas-keys"
 	// MASDatabase and MASUser are MAS's own database and role on RDS.
 	MASDatabase = "mas"
 	MASUser     = "mas"
@@ -82,7 +84,7 @@ func (e *EKS) newWorkloads(ctx *pulumi.Context, hs *infra.Homeserver, opts ...pu
 	if err := e.newStorage(ctx, k8s...); err != nil {
 		return err
 	}
-	if err := e.newSigningKey(ctx, opts, k8s); err != nil {
+	if err := e.newKeys(ctx, hs, opts, k8s); err != nil {
 		return err
 	}
 	if err := e.newDatabases(ctx, hs, k8s...); err != nil {
@@ -94,20 +96,49 @@ func (e *EKS) newWorkloads(ctx *pulumi.Context, hs *infra.Homeserver, opts ...pu
 	return e.newRelease(ctx, hs, k8s...)
 }
 
-// newSigningKey keeps Synapse's signing key with the stack (made once by
-// pulumi-random, as in ha) in a Secret the chart mounts: the chart would
-// otherwise generate one into a Secret of its own, and a rebuilt cluster
-// or a reinstalled release would sign as a new server.
-func (e *EKS) newSigningKey(ctx *pulumi.Context, opts, k8s []pulumi.ResourceOption) error {
+// newKeys keeps Synapse's signing key, and with MAS its encryption secret
+// and signing keys, with the stack (made once by pulumi-random and
+// pulumi-tls, as for the other topologies) in Secrets the chart mounts:
+// the chart would otherwise generate them into a Secret of its own, and
+// after a rebuilt cluster or a reinstalled release the server would sign
+// as another, MAS could not decrypt what its database holds, and every
+// session would end.
+func (e *EKS) newKeys(ctx *pulumi.Context, hs *infra.Homeserver, opts, k8s []pulumi.ResourceOption) error {
 	key, err := infra.NewSigningKey(ctx, opts...)
 	if err != nil {
 		return err
 	}
-	e.SigningKey, err = corev1.NewSecret(ctx, SigningKeySecret, &corev1.SecretArgs{
-		Metadata:   metav1.ObjectMetaArgs{Name: pulumi.String(SigningKeySecret), Namespace: e.Namespace.Metadata.Name()},
-		StringData: pulumi.StringMap{SigningKeyFile: key},
-	}, k8s...)
+	if e.SigningKey, err = e.newSecret(ctx, SigningKeySecret, pulumi.StringMap{SigningKeyFile: key}, k8s...); err != nil {
+		return err
+	}
+	if hs.Config.Auth != infra.AuthMAS {
+		return nil
+	}
+	mas, err := infra.NewMASSecrets(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	keys := masKeys()
+	data := pulumi.StringMap{keys.Encryption: mas.EncryptionKey.Hex}
+	for _, k := range mas.SigningKeys {
+		data[masKeyFile(k.ID)] = k.Key.PrivateKeyPemPkcs8
+	}
+	e.MASKeys, err = e.newSecret(ctx, MASKeysSecret, data, k8s...)
 	return err
+}
+
+// masKeys name MAS's keys in MASKeysSecret: the signing keys by their IDs.
+func masKeys() ess.MASKeys {
+	return ess.MASKeys{Secret: MASKeysSecret, Encryption: "encryption", RSA: masKeyFile(infra.MASKeyRSA), ECDSA: masKeyFile(infra.MASKeyECDSA)}
+}
+
+func masKeyFile(id string) string { return id + ".pem" }
+
+func (e *EKS) newSecret(ctx *pulumi.Context, name string, data pulumi.StringMap, opts ...pulumi.ResourceOption) (*corev1.Secret, error) {
+	return corev1.NewSecret(ctx, name, &corev1.SecretArgs{
+		Metadata:   metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: e.Namespace.Metadata.Name()},
+		StringData: data,
+	}, opts...)
 }
 
 // newStorage is the media volume's class: encrypted gp3 through the EBS
@@ -260,6 +291,7 @@ func ReleaseInput(cfg infra.Config, certARN, dbHost, albName string, sfuIP strin
 	if cfg.Auth == infra.AuthMAS {
 		in.Auth = ess.AuthMAS
 		in.Postgres.MAS = ess.Database{Name: MASDatabase, User: MASUser, Password: ess.SecretRef{Name: DBSecret, Key: "mas"}}
+		in.MASKeys = masKeys()
 	}
 	if cfg.Calls.On() {
 		in.Calls = ess.CallsElementCall
@@ -276,6 +308,15 @@ func ReleaseValues(cfg infra.Config, in ess.Input) (map[string]any, error) {
 		return nil, err
 	}
 	return ess.Merge(derived, cfg.EKS.HelmValues)
+}
+
+// releaseNeeds are what the chart's pods need in place.
+func (e *EKS) releaseNeeds() []pulumi.Resource {
+	needs := []pulumi.Resource{e.CreateDatabases, e.DBSecret, e.SigningKey, e.StorageClass, e.Controller}
+	if e.MASKeys != nil {
+		needs = append(needs, e.MASKeys)
+	}
+	return needs
 }
 
 // newRelease installs ess-helm's matrix-stack at the pinned version once
@@ -310,6 +351,6 @@ func (e *EKS) newRelease(ctx *pulumi.Context, hs *infra.Homeserver, opts ...pulu
 		Values:    values,
 		// Synapse's first start migrates its schema: minutes.
 		Timeout: pulumi.Int(1200),
-	}, infra.WithOpts(opts, pulumi.DependsOn([]pulumi.Resource{e.CreateDatabases, e.DBSecret, e.SigningKey, e.StorageClass, e.Controller}))...)
+	}, infra.WithOpts(opts, pulumi.DependsOn(e.releaseNeeds()))...)
 	return err
 }

@@ -74,6 +74,19 @@ type Input struct {
 	// own, and a rebuilt cluster would give the server a new identity in
 	// federation.
 	SigningKey SecretRef
+	// MASKeys hold MAS's encryption secret and signing keys, used with
+	// AuthMAS. Kept with the stack for the same reason: the chart would
+	// generate them, and after a rebuild MAS could not decrypt what its
+	// database holds, and every session it signed would end.
+	MASKeys MASKeys
+}
+
+// MASKeys name the keys of one Secret: the encryption secret (64 hex
+// digits) and the RSA and ECDSA P-256 private keys (PEM), which MAS reads
+// as files.
+type MASKeys struct {
+	Secret                 string
+	Encryption, RSA, ECDSA string
 }
 
 // Hosts are the fully qualified hostnames of the components served over
@@ -283,6 +296,9 @@ func mas(in Input) map[string]any {
 	m := component(in.Auth == AuthMAS, in.Hosts.MAS)
 	if in.Auth == AuthMAS {
 		m["postgres"] = postgres(in.Postgres, in.Postgres.MAS)
+		ref := func(key string) map[string]any { return map[string]any{"secret": in.MASKeys.Secret, "secretKey": key} }
+		m["encryptionSecret"] = ref(in.MASKeys.Encryption)
+		m["privateKeys"] = map[string]any{"rsa": ref(in.MASKeys.RSA), "ecdsaPrime256v1": ref(in.MASKeys.ECDSA)}
 	}
 	return m
 }
@@ -370,6 +386,8 @@ func (in Input) check() error {
 	if in.Auth == AuthMAS {
 		need(in.Hosts.MAS != "" && in.Hosts.Admin != "", "Hosts.MAS/Admin", "are required with AuthMAS")
 		p = append(p, in.Postgres.MAS.check("Postgres.MAS")...)
+		k := in.MASKeys
+		need(k.Secret != "" && k.Encryption != "" && k.RSA != "" && k.ECDSA != "", "MASKeys", "needs the Secret and its keys (Encryption, RSA, ECDSA) with AuthMAS")
 	}
 	if in.Calls == CallsElementCall {
 		need(in.Hosts.RTC != "", "Hosts.RTC", "is required with CallsElementCall")

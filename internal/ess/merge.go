@@ -34,6 +34,7 @@ func ownedValues() []owned {
 		rds            = "not configurable: Synapse and MAS use the RDS PostgreSQL the program declares, with its generated passwords"
 		workers        = "set matrix:eksWorkers instead (an object of worker type -> replicas)"
 		ingressService = "not configurable: the ALB reaches the pods directly (target-type ip) through ClusterIP Services"
+		masKeys        = "not configurable: MAS's encryption secret and signing keys are made once by the program and kept with the stack, so a rebuilt cluster can still read MAS's database and keeps its sessions"
 		sfu            = "not configurable: LiveKit's UDP is served by the NLB and Elastic IPs the program declares (matrix:calls turns it on)"
 	)
 	o := []owned{
@@ -44,6 +45,8 @@ func ownedValues() []owned {
 		{path: keys("synapse", "postgres"), instead: rds},
 		{path: keys("matrixAuthenticationService", "postgres"), instead: rds},
 		{path: keys("synapse", "signingKey"), instead: "not configurable: Synapse's signing key, the server's identity in federation, is made once by the program and kept with the stack, so a rebuilt cluster keeps it"},
+		{path: keys("matrixAuthenticationService", "encryptionSecret"), instead: masKeys},
+		{path: keys("matrixAuthenticationService", "privateKeys"), instead: masKeys},
 		{path: keys("synapse", "workers", "*", "enabled"), instead: workers},
 		{path: keys("synapse", "workers", "*", "replicas"), instead: workers},
 		{path: keys("synapse", "media", "storage", "storageClassName"), instead: "not configurable: media lives on the EBS StorageClass the program installs"},

@@ -15,6 +15,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/matrix-on-aws/homeserver/internal/chartrender"
@@ -60,6 +61,7 @@ func exampleInput() Input {
 		},
 		Media:      Media{StorageClass: "gp3", Size: "50Gi"},
 		SigningKey: SecretRef{Name: "matrix-synapse-signing-key", Key: "signing.key"},
+		MASKeys:    MASKeys{Secret: "matrix-mas-keys", Encryption: "encryption", RSA: "rsa.pem", ECDSA: "ecdsa-p256.pem"},
 		SFU:        SFU{PublicIP: testPublicIP, EIPAllocationIDs: []string{"eipalloc-0a1b2c3d4e5f60708", "eipalloc-0f1e2d3c4b5a69788"}},
 	}
 }
@@ -133,7 +135,7 @@ func TestRenderMatrix(t *testing.T) {
 			checkIngresses(t, c, objs)
 			checkWorkers(t, c.in, objs)
 			checkPostgres(t, c.in, objs)
-			checkSigningKey(t, c.in, objs)
+			checkKeptKeys(t, c.in, objs)
 			checkSFU(t, c.in, objs)
 			checkMedia(t, c.in, objs)
 			if c.operator != nil {
@@ -296,36 +298,44 @@ func checkPostgres(t *testing.T, in Input, objs []chartrender.Object) {
 	}
 }
 
-// Synapse signs with the key the program keeps: every Synapse pod mounts
-// its Secret, and the chart's init job generates none of its own.
-func checkSigningKey(t *testing.T, in Input, objs []chartrender.Object) {
+// Synapse signs with the key the program keeps, and MAS encrypts and signs
+// with its: their pods mount those Secrets, and the chart's init job
+// generates none of them.
+func checkKeptKeys(t *testing.T, in Input, objs []chartrender.Object) {
 	t.Helper()
-	synapsePods := 0
-	for _, s := range typed[*appsv1.StatefulSet](objs) {
-		if !strings.HasPrefix(s.Labels["app.kubernetes.io/name"], "synapse") {
-			continue
+	mounts := func(component, secret string) {
+		t.Helper()
+		n := 0
+		for _, o := range objs {
+			spec := podSpec(o.Object)
+			if spec == nil || !strings.HasPrefix(o.Object.(metav1.Object).GetLabels()["app.kubernetes.io/name"], component) {
+				continue
+			}
+			n++
+			if !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == secret }) {
+				t.Errorf("%s does not mount the Secret %s", o.Object.(metav1.Object).GetName(), secret)
+			}
 		}
-		synapsePods++
-		if !slices.ContainsFunc(s.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool {
-			return v.Secret != nil && v.Secret.SecretName == in.SigningKey.Name
-		}) {
-			t.Errorf("%s does not mount the signing key's Secret %s", s.Name, in.SigningKey.Name)
+		if n == 0 {
+			t.Errorf("no %s workload rendered", component)
 		}
 	}
-	if synapsePods == 0 {
-		t.Error("no Synapse StatefulSet rendered")
+	kept := []string{"SYNAPSE_SIGNING_KEY"}
+	mounts("synapse", in.SigningKey.Name)
+	if in.Auth == AuthMAS {
+		kept = append(kept, "MAS_ENCRYPTION_SECRET", "MAS_RSA_PRIVATE_KEY", "MAS_ECDSA_PRIME256V1_PRIVATE_KEY")
+		mounts("matrix-authentication-service", in.MASKeys.Secret)
 	}
 	for _, o := range objs {
-		spec := podSpec(o.Object)
-		if j, ok := o.Object.(*batchv1.Job); ok {
-			spec = &j.Spec.Template.Spec
-		}
-		if spec == nil {
+		j, ok := o.Object.(*batchv1.Job)
+		if !ok {
 			continue
 		}
-		for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
-			if slices.ContainsFunc(c.Args, func(a string) bool { return strings.Contains(a, "SYNAPSE_SIGNING_KEY") }) {
-				t.Errorf("%s: container %s generates a signing key: %v", o.Source, c.Name, c.Args)
+		for _, c := range slices.Concat(j.Spec.Template.Spec.InitContainers, j.Spec.Template.Spec.Containers) {
+			for _, k := range kept {
+				if slices.ContainsFunc(c.Args, func(a string) bool { return strings.Contains(a, k) }) {
+					t.Errorf("%s: container %s generates %s, which the program keeps", o.Source, c.Name, k)
+				}
 			}
 		}
 	}
