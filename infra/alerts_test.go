@@ -230,8 +230,8 @@ func TestCPUCreditAlarmOnlyWhenBurstable(t *testing.T) {
 // there, through a provider of that region carrying the stack's tags.
 func TestHealthChecks(t *testing.T) {
 	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			res := run(t, m.dryRun, config("matrix:alertEmail", alertEmail))
+		t.Run(m.Name, func(t *testing.T) {
+			res := run(t, m.DryRun, config("matrix:alertEmail", alertEmail))
 			c := res.Cloud
 			checks := byName(c.Find(checkType))
 			for name, want := range map[string][2]any{"client-api": {443.0, "/_matrix/client/versions"}, "federation": {8448.0, "/_matrix/federation/v1/version"}} {
@@ -300,16 +300,16 @@ func TestAlertSubscriptions(t *testing.T) {
 // Alerting component (its alarms, topics, checks and the provider).
 func TestAlertingComponent(t *testing.T) {
 	for _, m := range modes {
-		res := run(t, m.dryRun, synth.ExampleHAConfig("matrix:alertEmail", alertEmail))
+		res := run(t, m.DryRun, synth.ExampleHAConfig("matrix:alertEmail", alertEmail))
 		for _, typ := range []string{topicType, subType2, checkType, alarmType} {
 			for _, r := range res.Cloud.Find(typ) {
 				if !strings.Contains(r.Parent, "matrix:aws:Alerting::alerting") {
-					t.Errorf("%s: %s %s has parent %q", m.name, typ, r.Name, r.Parent)
+					t.Errorf("%s: %s %s has parent %q", m.Name, typ, r.Name, r.Parent)
 				}
 			}
 		}
 		if n := len(res.Cloud.Find(alarmType)); n != 10 {
-			t.Errorf("%s: %d alarms, want 10", m.name, n)
+			t.Errorf("%s: %d alarms, want 10", m.Name, n)
 		}
 	}
 }

@@ -6,22 +6,10 @@ import (
 	"testing"
 
 	"github.com/matrix-on-aws/homeserver/ansible"
-	"github.com/matrix-on-aws/homeserver/internal/mock"
+	"github.com/matrix-on-aws/homeserver/internal/synthtest"
 	"github.com/matrix-on-aws/homeserver/internal/upstream"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
-
-const passwordType = "random:index/randomPassword:RandomPassword"
-
-// generated returns the value of a generated password.
-func generated(t *testing.T, c *mock.Cloud, name string) string {
-	t.Helper()
-	v := one(t, c, passwordType, name).Outputs["result"]
-	if !v.IsSecret() {
-		t.Fatalf("%s is not a secret", name)
-	}
-	return v.SecretValue().Element.StringValue()
-}
 
 // derivedToken is what the upstream computes as the mautrix-telegram
 // appservice token from key, and all it derives from key, in the order of
@@ -56,10 +44,10 @@ func derivedToken(t *testing.T, key string) (token string, all []string) {
 // and only as a secret.
 func TestDerivedSecretsAreRedacted(t *testing.T) {
 	res := run(t, false, config())
-	key := generated(t, res.Cloud, "generic-secret-key")
+	key := synthtest.Generated(t, res.Cloud, "generic-secret-key")
 	token, derived := derivedToken(t, key)
 
-	redact := get(commands(t, res.Cloud)["playbook"].Inputs, "environment", ansible.EnvRedact)
+	redact := get(synthtest.Commands(res.Cloud)["playbook"].Inputs, "environment", ansible.EnvRedact)
 	if !redact.IsSecret() {
 		t.Fatalf("%s is not a secret", ansible.EnvRedact)
 	}
@@ -67,7 +55,7 @@ func TestDerivedSecretsAreRedacted(t *testing.T) {
 	if !slices.Contains(lines, token) {
 		t.Errorf("%s lacks the mautrix-telegram appservice token derived from the generic secret key", ansible.EnvRedact)
 	}
-	want := append([]string{key, generated(t, res.Cloud, "postgres-password"), generated(t, res.Cloud, "admin-password")}, derived...)
+	want := append([]string{key, synthtest.Generated(t, res.Cloud, "postgres-password"), synthtest.Generated(t, res.Cloud, "admin-password")}, derived...)
 	if !slices.Equal(lines, want) {
 		t.Errorf("%s has %d lines, want the 3 generated secrets then the %d derived values in order", ansible.EnvRedact, len(lines), len(derived))
 	}
@@ -84,7 +72,7 @@ func TestDerivedSecretsAreRedacted(t *testing.T) {
 // from a parameter; it holds the derived secrets as well.
 func TestHADerivedSecretsAreRedacted(t *testing.T) {
 	res := run(t, false, haConfig())
-	token, derived := derivedToken(t, generated(t, res.Cloud, "generic-secret-key"))
+	token, derived := derivedToken(t, synthtest.Generated(t, res.Cloud, "generic-secret-key"))
 	v := get(one(t, res.Cloud, paramType, "redact").Inputs, "value")
 	if !v.IsSecret() {
 		t.Fatal("the redact parameter's value is not a secret")
@@ -107,12 +95,12 @@ func TestHADerivedSecretsAreRedacted(t *testing.T) {
 // redacts both.
 func TestLiveKitSecretsAreRedacted(t *testing.T) {
 	res := run(t, false, config("matrix:calls", "element-call"))
-	key := generated(t, res.Cloud, "generic-secret-key")
+	key := synthtest.Generated(t, res.Cloud, "generic-secret-key")
 	facts, err := upstream.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	redact := get(commands(t, res.Cloud)["playbook"].Inputs, "environment", ansible.EnvRedact)
+	redact := get(synthtest.Commands(res.Cloud)["playbook"].Inputs, "environment", ansible.EnvRedact)
 	lines := strings.Split(redact.SecretValue().Element.StringValue(), "\n")
 	for _, name := range []string{"matrix_livekit_jwt_service_environment_variable_livekit_key", "matrix_livekit_jwt_service_environment_variable_livekit_secret"} {
 		i := slices.IndexFunc(facts.DerivedSecrets, func(d upstream.DerivedSecret) bool { return d.Variable == name })

@@ -10,6 +10,7 @@ import (
 	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
+	"github.com/matrix-on-aws/homeserver/internal/synthtest"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"gopkg.in/yaml.v3"
 )
@@ -38,8 +39,8 @@ func mailRecords(c *mock.Cloud) map[string]mock.Resource {
 // in the stack's zone, and the IAM user of the relay; none of it without.
 func TestMailResources(t *testing.T) {
 	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			res := run(t, m.dryRun, config("matrix:email", "ses"))
+		t.Run(m.Name, func(t *testing.T) {
+			res := run(t, m.DryRun, config("matrix:email", "ses"))
 			c := res.Cloud
 			id := inputs(t, c, identityType, "mail")
 			if get(id, "emailIdentity").StringValue() != "example.org" || get(id, "dkimSigningAttributes", "nextSigningKeyLength").StringValue() != "RSA_2048_BIT" {
@@ -76,7 +77,7 @@ func TestMailResources(t *testing.T) {
 			if r := recs["dmarc-TXT"]; !r.RetainOnDelete || !get(r.Inputs, "allowOverwrite").BoolValue() {
 				t.Errorf("the DMARC record must be retained on delete and adopt an identical one: %+v", r)
 			}
-			if m.dryRun {
+			if m.DryRun {
 				return
 			}
 			tokens := get(one(t, c, identityType, "mail").Outputs, "dkimSigningAttributes", "tokens").ArrayValue()
@@ -217,7 +218,7 @@ func renderedSecrets(t *testing.T, res *synth.Result) (vars, redact string) {
 		return secret("the vars parameter", get(one(t, res.Cloud, paramType, "vars").Inputs, "value")),
 			secret("the redact parameter", get(one(t, res.Cloud, paramType, "redact").Inputs, "value"))
 	}
-	env := get(commands(t, res.Cloud)["playbook"].Inputs, "environment").ObjectValue()
+	env := get(synthtest.Commands(res.Cloud)["playbook"].Inputs, "environment").ObjectValue()
 	return secret("vars.yml", env[ansible.EnvInventoryVars]), secret("the redact list", env[ansible.EnvRedact])
 }
 
@@ -259,12 +260,12 @@ func TestMailDNSLookup(t *testing.T) {
 			`matrix:email: bounce.example.org is delegated to other name servers (ns1.example.net.) in zone Z0EXAMPLE, so the records SES needs there would never be served: remove the delegation, or use matrix:email none`},
 	} {
 		for _, m := range modes {
-			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+			t.Run(m.Name+"/"+tc.name, func(t *testing.T) {
 				c := mock.New(map[string]string{"example.org": zone})
 				c.SetExisting(mock.Existing{Records: tc.records})
-				res, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: tc.raw, DryRun: m.dryRun, Cloud: c})
+				res, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: tc.raw, DryRun: m.DryRun, Cloud: c})
 				if tc.want != "" {
-					refusedBeforeDeclaring(t, err, c, tc.want)
+					synthtest.RefusedBeforeDeclaring(t, err, c, tc.want)
 					return
 				}
 				if err != nil {

@@ -32,8 +32,8 @@ func refused(t *testing.T, dryRun bool, raw map[string]string) error {
 // against AWS, naming the key.
 func TestInstanceTypeNotOffered(t *testing.T) {
 	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			err := refused(t, m.dryRun, config("matrix:instanceType", "zz9.banana"))
+		t.Run(m.Name, func(t *testing.T) {
+			err := refused(t, m.DryRun, config("matrix:instanceType", "zz9.banana"))
 			wantProblem(t, err, "matrix:instanceType", "zz9.banana is not offered anywhere in eu-central-1: it is not an EC2 instance type, or not one this region has; pick one that aws ec2 describe-instance-type-offerings --region eu-central-1 lists, such as t3.small")
 		})
 	}
@@ -63,22 +63,22 @@ func TestSynthShowsInstanceTypeProblem(t *testing.T) {
 func TestPinnedAMIMustMatchInstanceType(t *testing.T) {
 	const x86, arm, i386 = "ami-0123456789abcdef0", "ami-0fedcba9876543210", "ami-0aaaaaaaaaaaaaaaa"
 	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			err := refused(t, m.dryRun, config("matrix:amiId", x86, "matrix:instanceType", "t4g.small"))
+		t.Run(m.Name, func(t *testing.T) {
+			err := refused(t, m.DryRun, config("matrix:amiId", x86, "matrix:instanceType", "t4g.small"))
 			wantProblem(t, err, "matrix:amiId", x86+" (ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20240423) is an x86_64 image, but matrix:instanceType t4g.small runs arm64; pin an arm64 image, or pick an x86_64 type such as t3.small")
-			err = refused(t, m.dryRun, config("matrix:amiId", arm, "matrix:instanceType", "t3.small"))
+			err = refused(t, m.DryRun, config("matrix:amiId", arm, "matrix:instanceType", "t3.small"))
 			wantProblem(t, err, "matrix:amiId", arm+" (ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20240423) is an arm64 image, but matrix:instanceType t3.small runs x86_64; pin an x86_64 image, or pick an arm64 type such as t4g.small")
-			err = refused(t, m.dryRun, config("matrix:amiId", i386))
+			err = refused(t, m.DryRun, config("matrix:amiId", i386))
 			wantProblem(t, err, "matrix:amiId", i386+" (debian-12-i386-20240423) is an i386 image; pin an x86_64 image for matrix:instanceType t3.small")
 			// The lookup's own error ends the message; the engine words it
 			// differently in the two modes.
-			err = refused(t, m.dryRun, config("matrix:amiId", x86, "aws:region", "us-east-1"))
+			err = refused(t, m.DryRun, config("matrix:amiId", x86, "aws:region", "us-east-1"))
 			if msg := err.Error(); !strings.Contains(msg, "matrix:amiId: "+x86+" is not an image this account can launch in us-east-1 (AMI IDs differ per region; copy the image here or use this region's ID), or remove the key to use the newest Ubuntu 24.04: ") ||
 				!strings.Contains(msg, "Your query returned no results") {
 				t.Errorf("image of another region: %v", err)
 			}
 
-			res := run(t, m.dryRun, config("matrix:amiId", arm, "matrix:instanceType", "t4g.small"))
+			res := run(t, m.DryRun, config("matrix:amiId", arm, "matrix:instanceType", "t4g.small"))
 			if got := get(res.Cloud.Find(instType)[0].Inputs, "ami"); !got.IsString() || got.StringValue() != arm {
 				t.Errorf("matching pinned image: ami %v", got)
 			}
@@ -93,12 +93,12 @@ func TestResourceOptions(t *testing.T) {
 	for _, m := range modes {
 		for _, topology := range []string{"single", "ha"} {
 			for _, protect := range []bool{false, true} {
-				t.Run(fmt.Sprintf("%s/%s/protect=%v", m.name, topology, protect), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/%s/protect=%v", m.Name, topology, protect), func(t *testing.T) {
 					raw := config("matrix:protect", fmt.Sprint(protect))
 					if topology == "ha" {
 						raw["matrix:topology"], raw["matrix:sshAllowedCidrs"] = "ha", "[]"
 					}
-					res := run(t, m.dryRun, raw)
+					res := run(t, m.DryRun, raw)
 
 					// Ansible's and cmd/verify's output may hold what the
 					// redaction missed; the state must keep it encrypted.
@@ -111,7 +111,7 @@ func TestResourceOptions(t *testing.T) {
 							if !slices.Contains(c.AdditionalSecretOutputs, k) {
 								t.Errorf("command %s: %s is not an additional secret output (%v)", c.Name, k, c.AdditionalSecretOutputs)
 							}
-							if v := c.Outputs[resource.PropertyKey(k)]; !m.dryRun && !v.IsSecret() {
+							if v := c.Outputs[resource.PropertyKey(k)]; !m.DryRun && !v.IsSecret() {
 								t.Errorf("command %s: %s output is not secret: %v", c.Name, k, v)
 							}
 						}

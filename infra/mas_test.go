@@ -13,7 +13,7 @@ import (
 
 	"github.com/matrix-on-aws/homeserver/ansible"
 	"github.com/matrix-on-aws/homeserver/infra"
-	"github.com/matrix-on-aws/homeserver/internal/inventory"
+	"github.com/matrix-on-aws/homeserver/internal/synthtest"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
@@ -35,7 +35,7 @@ func TestMASRenderedVars(t *testing.T) {
 	}
 	keys, _ := vars["matrix_authentication_service_config_secrets_keys"].([]any)
 	var kids []string
-	redact := get(commands(t, res.Cloud)["playbook"].Inputs, "environment", ansible.EnvRedact).SecretValue().Element.StringValue()
+	redact := get(synthtest.Commands(res.Cloud)["playbook"].Inputs, "environment", ansible.EnvRedact).SecretValue().Element.StringValue()
 	lines := strings.Split(redact, "\n")
 	if !slices.Contains(lines, enc) {
 		t.Error("the MAS encryption key is not redacted")
@@ -100,40 +100,6 @@ func TestMASRegistration(t *testing.T) {
 	}
 }
 
-// TestHAMAS: in ha, MAS has its own role and database on RDS, reached over
-// TLS, with a generated password the host masks.
-func TestHAMAS(t *testing.T) {
-	res := run(t, false, haConfig("matrix:auth", "mas"))
-	_, vars := haVars(t, haConfig("matrix:auth", "mas"))
-	db := one(t, res.Cloud, "aws:rds/instance:Instance", "db").Outputs
-	pw := generated(t, res.Cloud, "mas-db-password")
-	for k, want := range map[string]any{
-		"matrix_authentication_service_config_database_host":     db["address"].StringValue(),
-		"matrix_authentication_service_config_database_username": inventory.MASDatabaseUser,
-		"matrix_authentication_service_config_database_database": inventory.MASDatabaseName,
-		"matrix_authentication_service_config_database_password": pw,
-		"matrix_authentication_service_config_database_ssl_mode": "require",
-	} {
-		if vars[k] != want {
-			t.Errorf("%s = %v, want %v", k, vars[k], want)
-		}
-	}
-	redact := get(one(t, res.Cloud, paramType, "redact").Inputs, "value").SecretValue().Element.StringValue()
-	if !slices.Contains(strings.Split(redact, "\n"), pw) {
-		t.Error("the MAS database password is not in the host's redaction list")
-	}
-	if pw == generated(t, res.Cloud, "db-password") {
-		t.Error("MAS shares Synapse's database password")
-	}
-	// Without MAS nothing of it is declared or rendered.
-	plain := run(t, false, haConfig())
-	for _, r := range plain.Cloud.Resources() {
-		if strings.HasPrefix(r.Name, "mas-") {
-			t.Errorf("%s %s declared without matrix:auth mas", r.Type, r.Name)
-		}
-	}
-}
-
 func TestMASVerifyStep(t *testing.T) {
 	for _, tc := range []struct {
 		kv   []string
@@ -143,7 +109,7 @@ func TestMASVerifyStep(t *testing.T) {
 		{[]string{"matrix:auth", "mas", "matrix:registration", "token", "matrix:playbookVars", `{"matrix_authentication_service_migration_in_progress":true}`}, " --registration closed --user admin "},
 	} {
 		res := run(t, false, config(tc.kv...))
-		if got := get(commands(t, res.Cloud)["verify"].Inputs, "create").StringValue(); !strings.Contains(got, tc.want) {
+		if got := get(synthtest.Commands(res.Cloud)["verify"].Inputs, "create").StringValue(); !strings.Contains(got, tc.want) {
 			t.Errorf("%v: verify runs %q, want %q in it", tc.kv, got, tc.want)
 		}
 	}

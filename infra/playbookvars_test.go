@@ -10,6 +10,7 @@ import (
 	"github.com/matrix-on-aws/homeserver/ansible"
 	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
+	"github.com/matrix-on-aws/homeserver/internal/synthtest"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"gopkg.in/yaml.v3"
 )
@@ -50,7 +51,7 @@ func TestPlaybookVarsKeepTheirTypes(t *testing.T) {
 // register-user, and the password is on no command line.
 func TestAdminUserDeclared(t *testing.T) {
 	res := run(t, false, config("matrix:adminUser", "ops"))
-	env := get(commands(t, res.Cloud)["playbook"].Inputs, "environment").ObjectValue()
+	env := get(synthtest.Commands(res.Cloud)["playbook"].Inputs, "environment").ObjectValue()
 	vars := decodeYAML(t, env[ansible.EnvInventoryVars].SecretValue().Element.StringValue())
 	users, _ := vars["matrix_user_creator_users_additional"].([]any)
 	pw := res.Outputs["adminPassword"]
@@ -61,7 +62,7 @@ func TestAdminUserDeclared(t *testing.T) {
 	if u["username"] != "ops" || u["initial_type"] != "admin" || u["initial_password"] != pw.Value {
 		t.Errorf("admin user entry %v", u)
 	}
-	for name, c := range commands(t, res.Cloud) {
+	for name, c := range synthtest.Commands(res.Cloud) {
 		create := get(c.Inputs, "create").StringValue()
 		if strings.Contains(create, "register-user") || strings.Contains(create, pw.Value.(string)) {
 			t.Errorf("%s runs %q", name, create)
@@ -81,8 +82,8 @@ const secretToken = "s3cr3t-telegram-api-hash-4711"
 func TestSecretPlaybookVars(t *testing.T) {
 	vars := `{"matrix_bridge_mautrix_telegram_enabled":true,"matrix_bridge_mautrix_telegram_api_id":"12345","matrix_bridge_mautrix_telegram_api_hash":"` + secretToken + `"}`
 	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			opts := synth.Options{Project: "matrix", Stack: "test", DryRun: m.dryRun,
+		t.Run(m.Name, func(t *testing.T) {
+			opts := synth.Options{Project: "matrix", Stack: "test", DryRun: m.DryRun,
 				Config:      config("matrix:playbookVars", vars),
 				SecretKeys:  []string{"matrix:playbookVars"},
 				SecretPaths: []string{"matrix:playbookVars.matrix_bridge_mautrix_telegram_api_hash"}}
@@ -101,7 +102,7 @@ func TestSecretPlaybookVars(t *testing.T) {
 			if !strings.Contains(masked, "matrix_bridge_mautrix_telegram_api_hash: '[secret]'") || !strings.Contains(masked, `matrix_bridge_mautrix_telegram_api_id: "12345"`) {
 				t.Errorf("reviewers' vars.yml masks the wrong values:\n%s", masked)
 			}
-			if m.dryRun {
+			if m.DryRun {
 				return
 			}
 			for _, r := range res.Cloud.Resources() {
@@ -109,7 +110,7 @@ func TestSecretPlaybookVars(t *testing.T) {
 					t.Errorf("%s %s: the secret is in a plain input", r.Type, r.Name)
 				}
 			}
-			env := get(commands(t, res.Cloud)["playbook"].Inputs, "environment").ObjectValue()
+			env := get(synthtest.Commands(res.Cloud)["playbook"].Inputs, "environment").ObjectValue()
 			redact := env[ansible.EnvRedact]
 			if !redact.IsSecret() || !slices.Contains(strings.Split(redact.SecretValue().Element.StringValue(), "\n"), secretToken) {
 				t.Error("the wrapper is not told to redact the secret playbook variable")

@@ -1,4 +1,4 @@
-package infra_test
+package ha_test
 
 import (
 	"crypto/ed25519"
@@ -19,18 +19,29 @@ import (
 
 	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/infra/ha"
+	"github.com/matrix-on-aws/homeserver/internal/inventory"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
+	"github.com/matrix-on-aws/homeserver/internal/synthtest"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"gopkg.in/yaml.v3"
 )
 
-var haConfig = synth.ExampleHAConfig
+var (
+	config   = synth.ExampleConfig
+	haConfig = synth.ExampleHAConfig
+	modes    = synthtest.Modes()
+	run      = synthtest.Run
+	one      = synthtest.One
+	get      = mock.Get
+	strOf    = synthtest.Str
+)
 
 const (
 	asgType    = "aws:autoscaling/group:Group"
 	ltType     = "aws:ec2/launchTemplate:LaunchTemplate"
 	sgType     = "aws:ec2/securityGroup:SecurityGroup"
+	ruleType   = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 	egressType = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 	dbType     = "aws:rds/instance:Instance"
 	bucketType = "aws:s3/bucketV2:BucketV2"
@@ -39,25 +50,8 @@ const (
 	paramType  = "aws:ssm/parameter:Parameter"
 	assocType  = "aws:ssm/association:Association"
 	policyType = "aws:iam/rolePolicy:RolePolicy"
+	recType    = "aws:route53/record:Record"
 )
-
-func one(t *testing.T, c *mock.Cloud, typ, name string) mock.Resource {
-	t.Helper()
-	for _, r := range c.Find(typ) {
-		if r.Name == name {
-			return r
-		}
-	}
-	t.Fatalf("no %s named %q", typ, name)
-	return mock.Resource{}
-}
-
-func strOf(v resource.PropertyValue) string {
-	if v.IsString() {
-		return v.StringValue()
-	}
-	return ""
-}
 
 func num(v resource.PropertyValue) int {
 	if v.IsNumber() {
@@ -69,20 +63,20 @@ func num(v resource.PropertyValue) int {
 // TestHATopology checks the shape of the ha topology in both modes.
 func TestHATopology(t *testing.T) {
 	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			res := run(t, m.dryRun, haConfig())
+		t.Run(m.Name, func(t *testing.T) {
+			res := run(t, m.DryRun, haConfig())
 			c := res.Cloud
-			for _, typ := range []string{instType, volType, eipType, keyType, "aws:ec2/keyPair:KeyPair", "aws:dlm/lifecyclePolicy:LifecyclePolicy", localCmd + "-none"} {
+			for _, typ := range []string{"aws:ec2/instance:Instance", "aws:ebs/volume:Volume", "aws:ec2/eip:Eip", "tls:index/privateKey:PrivateKey", "aws:ec2/keyPair:KeyPair", "aws:dlm/lifecyclePolicy:LifecyclePolicy", synthtest.LocalCommand + "-none"} {
 				if len(c.Find(typ)) > 0 {
 					t.Errorf("ha declares %s", typ)
 				}
 			}
-			for _, cmd := range c.Find(localCmd) {
+			for _, cmd := range c.Find(synthtest.LocalCommand) {
 				if cmd.Name != "verify" {
 					t.Errorf("ha runs the local command %s: the host configures itself", cmd.Name)
 				}
 			}
-			if len(c.Find(remoteCmd)) > 0 {
+			if len(c.Find(synthtest.RemoteCommand)) > 0 {
 				t.Error("ha connects to the host over SSH")
 			}
 
@@ -169,7 +163,7 @@ func TestHATopology(t *testing.T) {
 			for _, s := range get(cert.Inputs, "subjectAlternativeNames").ArrayValue() {
 				certNames = append(certNames, s.StringValue())
 			}
-			if !sameSet(certNames, []string{"matrix.example.org", "element.example.org", "example.org"}) {
+			if !synthtest.SameSet(certNames, []string{"matrix.example.org", "element.example.org", "example.org"}) {
 				t.Errorf("certificate for %v", certNames)
 			}
 			var validations int
@@ -206,7 +200,7 @@ func TestHATopology(t *testing.T) {
 				if wantTier == "" {
 					wantTier = "Standard"
 				}
-				if !m.dryRun && get(p.Inputs, "tier").StringValue() != wantTier {
+				if !m.DryRun && get(p.Inputs, "tier").StringValue() != wantTier {
 					t.Errorf("parameter %s tier %v, want %s", name, get(p.Inputs, "tier"), wantTier)
 				}
 			}
@@ -276,7 +270,7 @@ func TestHASecurityGroupGraph(t *testing.T) {
 		}
 		for g := range ids {
 			name := ids[g]
-			if !sameSet(edges[name], want[name]) {
+			if !synthtest.SameSet(edges[name], want[name]) {
 				t.Errorf("ipv6=%s: into %s: %v, want %v", ipv6, name, edges[name], want[name])
 			}
 		}
@@ -335,7 +329,7 @@ func TestHAIAMLeastPrivilege(t *testing.T) {
 		t.Errorf("actions %v, want exactly %v", granted, allowed)
 	}
 	for a, want := range allowed {
-		if !sameSet(granted[a], want) {
+		if !synthtest.SameSet(granted[a], want) {
 			t.Errorf("%s on %v, want %v", a, granted[a], want)
 		}
 	}
@@ -407,6 +401,40 @@ func TestHARenderedVars(t *testing.T) {
 	}
 	if hosts := res.Files["inventory/hosts"].Value.(string); !strings.Contains(hosts, "matrix.example.org ansible_connection=local ") || strings.Contains(hosts, "ansible_host=") {
 		t.Errorf("hosts: %q", hosts)
+	}
+}
+
+// TestHAMAS: in ha, MAS has its own role and database on RDS, reached over
+// TLS, with a generated password the host masks.
+func TestHAMAS(t *testing.T) {
+	res := run(t, false, haConfig("matrix:auth", "mas"))
+	_, vars := haVars(t, haConfig("matrix:auth", "mas"))
+	db := one(t, res.Cloud, "aws:rds/instance:Instance", "db").Outputs
+	pw := synthtest.Generated(t, res.Cloud, "mas-db-password")
+	for k, want := range map[string]any{
+		"matrix_authentication_service_config_database_host":     db["address"].StringValue(),
+		"matrix_authentication_service_config_database_username": inventory.MASDatabaseUser,
+		"matrix_authentication_service_config_database_database": inventory.MASDatabaseName,
+		"matrix_authentication_service_config_database_password": pw,
+		"matrix_authentication_service_config_database_ssl_mode": "require",
+	} {
+		if vars[k] != want {
+			t.Errorf("%s = %v, want %v", k, vars[k], want)
+		}
+	}
+	redact := get(one(t, res.Cloud, paramType, "redact").Inputs, "value").SecretValue().Element.StringValue()
+	if !slices.Contains(strings.Split(redact, "\n"), pw) {
+		t.Error("the MAS database password is not in the host's redaction list")
+	}
+	if pw == synthtest.Generated(t, res.Cloud, "db-password") {
+		t.Error("MAS shares Synapse's database password")
+	}
+	// Without MAS nothing of it is declared or rendered.
+	plain := run(t, false, haConfig())
+	for _, r := range plain.Cloud.Resources() {
+		if strings.HasPrefix(r.Name, "mas-") {
+			t.Errorf("%s %s declared without matrix:auth mas", r.Type, r.Name)
+		}
 	}
 }
 
@@ -499,15 +527,15 @@ func TestHAApply(t *testing.T) {
 	if strings.Index(commands, "cloud-init status --wait") > strings.Index(commands, "flock 8") {
 		t.Error("the association takes the lock before cloud-init ends: it would deadlock with the boot run")
 	}
-	if !dependsOn(a, "host") || !dependsOn(a, "vars") || !dependsOn(a, "ansible-tree") {
+	if !synthtest.DependsOn(a, "host") || !synthtest.DependsOn(a, "vars") || !synthtest.DependsOn(a, "ansible-tree") {
 		t.Errorf("association depends on %v", a.DependsOn)
 	}
-	v := one(t, c, localCmd, "verify")
+	v := one(t, c, synthtest.LocalCommand, "verify")
 	create := get(v.Inputs, "create").StringValue()
 	if create != "go run ./cmd/verify --retry-for 20m --registration closed --user admin example.org" {
 		t.Errorf("verify runs %q", create)
 	}
-	if !dependsOn(v, "playbook") {
+	if !synthtest.DependsOn(v, "playbook") {
 		t.Error("verify does not wait for the playbook run")
 	}
 	// Other vars: other commands; the same vars: the same commands.
@@ -518,7 +546,7 @@ func TestHAApply(t *testing.T) {
 	}
 
 	none := run(t, false, haConfig("matrix:provision", "false"))
-	if len(none.Cloud.Find(assocType)) != 0 || len(none.Cloud.Find(localCmd)) != 0 {
+	if len(none.Cloud.Find(assocType)) != 0 || len(none.Cloud.Find(synthtest.LocalCommand)) != 0 {
 		t.Error("matrix:provision false still re-runs or verifies")
 	}
 	if len(none.Cloud.Find(asgType)) != 1 {
@@ -528,7 +556,7 @@ func TestHAApply(t *testing.T) {
 
 func TestHAOutputs(t *testing.T) {
 	for _, m := range modes {
-		res := run(t, m.dryRun, haConfig())
+		res := run(t, m.DryRun, haConfig())
 		var got []string
 		for k := range res.Outputs {
 			got = append(got, k)
@@ -537,7 +565,7 @@ func TestHAOutputs(t *testing.T) {
 		want := []string{"adminPassword", "adminUserId", "amiName", "autoScalingGroup", "databaseEndpoint", "databaseIdentifier", "elementUrl", "homeserverUrl",
 			"hostedZoneId", "loadBalancerDns", "mediaBucket", "nameServers", "sessionCommand", "topology", "userIdFormat", "varsParameter"}
 		if !slices.Equal(got, want) {
-			t.Errorf("%s: outputs %v, want %v", m.name, got, want)
+			t.Errorf("%s: outputs %v, want %v", m.Name, got, want)
 		}
 		if !res.Outputs["adminPassword"].Secret {
 			t.Error("adminPassword not secret")
@@ -566,7 +594,7 @@ func TestHARecords(t *testing.T) {
 			t.Errorf("%s aliases %v", r.Name, alias)
 		}
 	}
-	if !sameSet(got, []string{"matrix-A", "matrix-AAAA", "base-A", "base-AAAA", "element-CNAME", "ntfy-CNAME"}) {
+	if !synthtest.SameSet(got, []string{"matrix-A", "matrix-AAAA", "base-A", "base-AAAA", "element-CNAME", "ntfy-CNAME"}) {
 		t.Errorf("records %v", got)
 	}
 	// The service's name is on the load balancer's certificate too.
@@ -576,47 +604,6 @@ func TestHARecords(t *testing.T) {
 	}
 	if !slices.Contains(sans, "ntfy.example.org") {
 		t.Errorf("certificate names %v lack ntfy.example.org", sans)
-	}
-}
-
-// TestTopologySwitch: a stack holding data in one topology refuses the
-// other unless confirmed, before declaring anything.
-func TestTopologySwitch(t *testing.T) {
-	withData := func(e mock.Existing) *mock.Cloud {
-		c := mock.New(map[string]string{"example.org": "Z0EXAMPLE"})
-		c.SetExisting(e)
-		return c
-	}
-	singleData := mock.Existing{Volumes: []mock.ExistingVolume{{ID: "vol-0123456789abcdef0", Tags: map[string]string{"matrix-snapshots": "matrix-test", "Name": "matrix-test-data"}}}}
-	otherStack := mock.Existing{Volumes: []mock.ExistingVolume{{ID: "vol-0fedcba9876543210", Tags: map[string]string{"matrix-snapshots": "matrix-prod"}}}}
-	haData := mock.Existing{DBInstances: []string{"matrix-test"}}
-	for _, m := range modes {
-		for _, tc := range []struct {
-			name     string
-			raw      map[string]string
-			existing mock.Existing
-			want     string // "" when the run succeeds
-		}{
-			{"ha over single data", haConfig(), singleData, `matrix:topology: this stack already holds data in the single topology: the single topology's data volume vol-0123456789abcdef0 (tag matrix-snapshots=matrix-test). Switching to ha would delete the host, its Elastic IP and the data volume (PostgreSQL and media under /matrix), and ha starts with an empty homeserver. Keep matrix:topology single, or move the data first (docs/topologies.md, "Switching topologies") and confirm with pulumi config set matrix:allowTopologyChange true`},
-			{"single over ha data", config(), haData, `matrix:topology: this stack already holds data in the ha topology: the ha topology's RDS database matrix-test. Switching to single would delete the load balancer, the Auto Scaling Group, the RDS database and the media bucket, and single starts with an empty homeserver. Keep matrix:topology ha, or move the data first (docs/topologies.md, "Switching topologies") and confirm with pulumi config set matrix:allowTopologyChange true`},
-			{"ha confirmed", haConfig("matrix:allowTopologyChange", "true"), singleData, ""},
-			{"single confirmed", config("matrix:allowTopologyChange", "true"), haData, ""},
-			{"another stack's volume", haConfig(), otherStack, ""},
-			{"ha staying ha", haConfig(), haData, ""},
-			{"single staying single", config(), singleData, ""},
-		} {
-			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
-				c := withData(tc.existing)
-				_, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: tc.raw, DryRun: m.dryRun, Cloud: c})
-				if tc.want == "" {
-					if err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				refusedBeforeDeclaring(t, err, c, tc.want)
-			})
-		}
 	}
 }
 

@@ -1,4 +1,4 @@
-package infra_test
+package single_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/matrix-on-aws/homeserver/ansible"
 	"github.com/matrix-on-aws/homeserver/infra"
+	"github.com/matrix-on-aws/homeserver/internal/synthtest"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
@@ -22,13 +23,13 @@ const eipAssocType = "aws:ec2/eipAssociation:EipAssociation"
 // run while, on a replacement, the address still reaches the old host.
 func TestFirstContactWaitsForAssociation(t *testing.T) {
 	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			res := run(t, m.dryRun, sshConfig())
+		t.Run(m.Name, func(t *testing.T) {
+			res := run(t, m.DryRun, sshConfig())
 			assocs := res.Cloud.Find(eipAssocType)
 			if len(assocs) != 1 {
 				t.Fatalf("%d elastic IP associations, want 1", len(assocs))
 			}
-			wait := commands(t, res.Cloud)["wait-ready"]
+			wait := synthtest.Commands(res.Cloud)["wait-ready"]
 			// The association and the EIP share the name "ip": only the
 			// type in the URN tells them apart.
 			var found bool
@@ -40,7 +41,7 @@ func TestFirstContactWaitsForAssociation(t *testing.T) {
 			}
 			// The association binds this stack's address to this stack's host.
 			ip := res.Cloud.Find(eipType)[0]
-			if !m.dryRun {
+			if !m.DryRun {
 				if got := get(assocs[0].Inputs, "instanceId").StringValue(); got != res.Outputs["instanceId"].Value.(string) {
 					t.Errorf("association instanceId %q, instance %v", got, res.Outputs["instanceId"].Value)
 				}
@@ -62,7 +63,7 @@ func TestFirstContactWaitsForAssociation(t *testing.T) {
 // when the host that answers is the instance the stack expects.
 func TestFirstContactRefusesAnotherHost(t *testing.T) {
 	res := run(t, false, sshConfig())
-	wait := commands(t, res.Cloud)["wait-ready"]
+	wait := synthtest.Commands(res.Cloud)["wait-ready"]
 	script := get(wait.Inputs, "create").StringValue()
 	stdin := get(wait.Inputs, "stdin").StringValue()
 	want := res.Outputs["instanceId"].Value.(string)
@@ -185,8 +186,8 @@ func realPath(t *testing.T, name string) string {
 func TestProtectStopsPulumi(t *testing.T) {
 	for _, m := range modes {
 		for _, protect := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/protect=%v", m.name, protect), func(t *testing.T) {
-				res := run(t, m.dryRun, config("matrix:protect", fmt.Sprint(protect)))
+			t.Run(fmt.Sprintf("%s/protect=%v", m.Name, protect), func(t *testing.T) {
+				res := run(t, m.DryRun, config("matrix:protect", fmt.Sprint(protect)))
 				for _, typ := range []string{instType, volType, "aws:ec2/volumeAttachment:VolumeAttachment"} {
 					found := res.Cloud.Find(typ)
 					if len(found) != 1 {
@@ -217,7 +218,7 @@ func TestProtectStopsPulumi(t *testing.T) {
 // (HostKeyAlias), and every step gets the same target.
 func TestFirstContactThroughSession(t *testing.T) {
 	res := run(t, false, config())
-	cmds := commands(t, res.Cloud)
+	cmds := synthtest.Commands(res.Cloud)
 	id := res.Outputs["instanceId"].Value.(string)
 	wait := cmds["wait-ready"]
 	if got := get(wait.Inputs, "stdin").StringValue(); got != infra.FirstContactScript {

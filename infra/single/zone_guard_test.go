@@ -1,4 +1,4 @@
-package infra_test
+package single_test
 
 import (
 	"errors"
@@ -8,15 +8,8 @@ import (
 	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
+	"github.com/matrix-on-aws/homeserver/internal/synthtest"
 )
-
-func runIn(t *testing.T, dryRun bool, raw map[string]string, e mock.Existing) (*synth.Result, *mock.Cloud, error) {
-	t.Helper()
-	c := mock.New(map[string]string{"example.org": "Z0EXAMPLE"})
-	c.SetExisting(e)
-	res, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: raw, DryRun: dryRun, Cloud: c})
-	return res, c, err
-}
 
 // TestHostZone: matrix:availabilityZone puts the instance, its subnet and
 // the data volume in the chosen zone; unset, the first of the VPC's zones.
@@ -30,18 +23,18 @@ func TestHostZone(t *testing.T) {
 			{config(), "eu-central-1a", "public-0"},
 			{config("matrix:availabilityZone", "eu-central-1b"), "eu-central-1b", "public-1"},
 		} {
-			_, c, err := runIn(t, m.dryRun, tc.raw, mock.Existing{})
+			_, c, err := synthtest.RunIn(t, m.DryRun, tc.raw, mock.Existing{})
 			if err != nil {
-				t.Fatalf("%s %s: %v", m.name, tc.zone, err)
+				t.Fatalf("%s %s: %v", m.Name, tc.zone, err)
 			}
 			if z := strOf(get(one(t, c, volType, "data").Inputs, "availabilityZone")); z != tc.zone {
-				t.Errorf("%s: data volume in %q, want %s", m.name, z, tc.zone)
+				t.Errorf("%s: data volume in %q, want %s", m.Name, z, tc.zone)
 			}
 			subnet := one(t, c, subType, tc.want)
 			if z := strOf(get(subnet.Inputs, "availabilityZone")); z != tc.zone {
-				t.Errorf("%s: subnet %s in %q, want %s", m.name, tc.want, z, tc.zone)
+				t.Errorf("%s: subnet %s in %q, want %s", m.Name, tc.want, z, tc.zone)
 			}
-			if m.dryRun {
+			if m.DryRun {
 				continue // IDs are unknown in a preview
 			}
 			inst := one(t, c, instType, "host")
@@ -67,28 +60,8 @@ func TestHostZoneRejected(t *testing.T) {
 		{"eu-central-1c", "matrix:availabilityZone: eu-central-1c is a zone of eu-central-1, but not one of the two the stack's VPC spans; use eu-central-1a or eu-central-1b"},
 		{"eu-central-1d", "matrix:availabilityZone: eu-central-1d is not an availability zone of eu-central-1 available without opt-in (those are eu-central-1a, eu-central-1b, eu-central-1c); use eu-central-1a or eu-central-1b"},
 	} {
-		_, c, err := runIn(t, true, config("matrix:availabilityZone", tc.zone), mock.Existing{})
-		refusedBeforeDeclaring(t, err, c, tc.want)
-	}
-}
-
-// refusedBeforeDeclaring checks that err is the configuration error with
-// exactly the one problem want, and that nothing was declared before it.
-func refusedBeforeDeclaring(t *testing.T, err error, c *mock.Cloud, want string) {
-	t.Helper()
-	var ce *infra.ConfigError
-	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].String() != want {
-		t.Errorf("error:\n%v\nwant the one problem\n%s", err, want)
-	}
-	declaredNothing(t, c)
-}
-
-func declaredNothing(t *testing.T, c *mock.Cloud) {
-	t.Helper()
-	for _, r := range c.Resources() {
-		if !strings.HasPrefix(r.Type, "pulumi:") {
-			t.Errorf("declared %s %s before refusing", r.Type, r.Name)
-		}
+		_, c, err := synthtest.RunIn(t, true, config("matrix:availabilityZone", tc.zone), mock.Existing{})
+		synthtest.RefusedBeforeDeclaring(t, err, c, tc.want)
 	}
 }
 
@@ -132,8 +105,8 @@ func TestDataVolumeMoveGuard(t *testing.T) {
 			{"snapshot larger, volume grown", config("matrix:dataVolumeSnapshotId", snap, "matrix:dataVolumeGiB", "50"), big, nil},
 			{"snapshot pending", config("matrix:dataVolumeSnapshotId", snap), pending, []string{"matrix:dataVolumeSnapshotId: snap-0123456789abcdef0 is pending, not completed; wait for it (aws ec2 wait snapshot-completed --snapshot-ids snap-0123456789abcdef0), then run pulumi up again"}},
 		} {
-			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
-				_, c, err := runIn(t, m.dryRun, tc.raw, tc.existing)
+			t.Run(m.Name+"/"+tc.name, func(t *testing.T) {
+				_, c, err := synthtest.RunIn(t, m.DryRun, tc.raw, tc.existing)
 				if tc.want == nil {
 					if err != nil {
 						t.Fatal(err)
@@ -150,7 +123,7 @@ func TestDataVolumeMoveGuard(t *testing.T) {
 						t.Errorf("problem\n%s\nwant\n%s", got, tc.want[i])
 					}
 				}
-				declaredNothing(t, c)
+				synthtest.DeclaredNothing(t, c)
 			})
 		}
 	}
@@ -163,16 +136,16 @@ func TestDataVolumeFromSnapshot(t *testing.T) {
 	const snap = "snap-0123456789abcdef0"
 	e := mock.Existing{Snapshots: []mock.ExistingSnapshot{{ID: snap, Size: 30}}}
 	for _, m := range modes {
-		_, c, err := runIn(t, m.dryRun, config("matrix:availabilityZone", "eu-central-1b", "matrix:dataVolumeSnapshotId", snap, "matrix:dataVolumeGiB", "30"), e)
+		_, c, err := synthtest.RunIn(t, m.DryRun, config("matrix:availabilityZone", "eu-central-1b", "matrix:dataVolumeSnapshotId", snap, "matrix:dataVolumeGiB", "30"), e)
 		if err != nil {
-			t.Fatalf("%s: %v", m.name, err)
+			t.Fatalf("%s: %v", m.Name, err)
 		}
 		v := one(t, c, volType, "data").Inputs
 		if strOf(get(v, "snapshotId")) != snap || strOf(get(v, "availabilityZone")) != "eu-central-1b" {
-			t.Errorf("%s: volume %v", m.name, v)
+			t.Errorf("%s: volume %v", m.Name, v)
 		}
 	}
-	_, c, err := runIn(t, false, config(), mock.Existing{})
+	_, c, err := synthtest.RunIn(t, false, config(), mock.Existing{})
 	if err != nil {
 		t.Fatal(err)
 	}

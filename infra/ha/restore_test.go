@@ -1,4 +1,4 @@
-package infra_test
+package ha_test
 
 import (
 	"testing"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/matrix-on-aws/homeserver/infra"
 	"github.com/matrix-on-aws/homeserver/internal/mock"
+	"github.com/matrix-on-aws/homeserver/internal/synthtest"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"gopkg.in/yaml.v3"
 )
@@ -30,8 +31,8 @@ func TestHARestore(t *testing.T) {
 			{"time", `{"time":"` + at.Format(time.RFC3339) + `"}`, map[string]any{"sourceDbInstanceIdentifier": "matrix-test", "restoreTime": at.Format(time.RFC3339)}},
 			{"latest", `{"time":"latest","sourceDbInstanceIdentifier":"matrix-test"}`, map[string]any{"sourceDbInstanceIdentifier": "matrix-test", "useLatestRestorableTime": true}},
 		} {
-			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
-				res, c, err := runIn(t, m.dryRun, restoreConfig(tc.spec), mock.Existing{DBs: []mock.ExistingDB{stackDB}})
+			t.Run(m.Name+"/"+tc.name, func(t *testing.T) {
+				res, c, err := synthtest.RunIn(t, m.DryRun, restoreConfig(tc.spec), mock.Existing{DBs: []mock.ExistingDB{stackDB}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -53,7 +54,7 @@ func TestHARestore(t *testing.T) {
 				if pw := get(db.Inputs, "password"); !pw.IsSecret() && !pw.IsComputed() && !(pw.IsOutput() && pw.OutputValue().Secret) {
 					t.Errorf("the restored database's password is not set as a secret: %v", pw)
 				}
-				if m.dryRun {
+				if m.DryRun {
 					return // the address is unknown in a preview
 				}
 				address := strOf(get(db.Outputs, "address"))
@@ -74,7 +75,7 @@ func TestHARestore(t *testing.T) {
 // is how the host picks up the new database address.
 func TestHARestoreRunsThePlaybook(t *testing.T) {
 	commands := func(raw map[string]string, e mock.Existing) string {
-		_, c, err := runIn(t, false, raw, e)
+		_, c, err := synthtest.RunIn(t, false, raw, e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,15 +121,15 @@ func TestHARestoreGuard(t *testing.T) {
 			{"single over a restored database", config(), mock.Existing{DBs: []mock.ExistingDB{restored}},
 				`matrix:topology: this stack already holds data in the ha topology: the ha topology's RDS database ` + restored.ID + `. Switching to single would delete the load balancer, the Auto Scaling Group, the RDS database and the media bucket, and single starts with an empty homeserver. Keep matrix:topology ha, or move the data first (docs/topologies.md, "Switching topologies") and confirm with pulumi config set matrix:allowTopologyChange true`},
 		} {
-			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
-				_, c, err := runIn(t, m.dryRun, tc.raw, tc.existing)
+			t.Run(m.Name+"/"+tc.name, func(t *testing.T) {
+				_, c, err := synthtest.RunIn(t, m.DryRun, tc.raw, tc.existing)
 				if tc.want == "" {
 					if err != nil {
 						t.Fatal(err)
 					}
 					return
 				}
-				refusedBeforeDeclaring(t, err, c, tc.want)
+				synthtest.RefusedBeforeDeclaring(t, err, c, tc.want)
 			})
 		}
 	}
