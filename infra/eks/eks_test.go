@@ -11,9 +11,9 @@ import (
 	"github.com/matrix-on-aws/homeserver/infra/eks"
 	"github.com/matrix-on-aws/homeserver/internal/chartrender"
 	"github.com/matrix-on-aws/homeserver/internal/ess"
-	"github.com/matrix-on-aws/homeserver/internal/mock"
 	"github.com/matrix-on-aws/homeserver/internal/stackfile"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
+	"github.com/matrix-on-aws/homeserver/internal/synthtest"
 	networkingv1 "k8s.io/api/networking/v1"
 )
 
@@ -28,16 +28,7 @@ func run(t *testing.T, raw map[string]string, secret ...string) *synth.Result {
 	return res
 }
 
-func find(t *testing.T, c *mock.Cloud, typ, name string) mock.Resource {
-	t.Helper()
-	for _, r := range c.Find(typ) {
-		if r.Name == name {
-			return r
-		}
-	}
-	t.Fatalf("no %s %q", typ, name)
-	return mock.Resource{}
-}
+var find = synthtest.One
 
 // values are the chart values the program hands the matrix-stack release.
 func values(t *testing.T, res *synth.Result) map[string]any {
