@@ -10,10 +10,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// TopologyTag names, on the stack's data resources that more than one
-// topology declares alike (the RDS database of ha and eks, the volumes
-// the eks media claims get), the topology that holds its data: the
-// topology-switch check tells them apart by it.
+// TopologyTag names, on the RDS database that ha and eks declare alike,
+// the topology whose data it holds: the topology-switch check tells them
+// apart by it.
 const TopologyTag = "matrix-topology"
 
 // topologyTags are a resource's Name tag and its topology.

@@ -22,7 +22,7 @@ func TestTopologySwitchWithEKS(t *testing.T) {
 	eksData := mock.Existing{
 		DBs: []mock.ExistingDB{{ID: "matrix-test", Tags: eksTags}},
 		Volumes: []mock.ExistingVolume{{ID: "vol-0123456789abcdef0", Tags: map[string]string{
-			infra.SnapshotTag: "matrix-test", infra.TopologyTag: "eks", "CSIVolumeName": "pvc-1",
+			infra.SnapshotTag: "matrix-test", "CSIVolumeName": "pvc-1",
 		}}},
 	}
 	haData := mock.Existing{DBInstances: []string{"matrix-test"}} // before the topology tag
@@ -72,9 +72,9 @@ func TestTopologySwitchWithEKS(t *testing.T) {
 	}
 }
 
-// TestDataCarriesItsTopology: what the switch check tells topologies
-// apart by is declared: the database's tag, and the media volumes' tag
-// through the StorageClass.
+// TestDataCarriesItsTopology: what the switch check tells ha's and eks's
+// databases apart by is declared, and the eks media volumes do not carry
+// the Name of the single topology's data volume.
 func TestDataCarriesItsTopology(t *testing.T) {
 	for _, raw := range []map[string]string{synth.ExampleEKSConfig(), synth.ExampleHAConfig()} {
 		res := run(t, raw)
@@ -91,8 +91,8 @@ func TestDataCarriesItsTopology(t *testing.T) {
 			tags = append(tags, v.StringValue())
 		}
 	}
-	if !slices.Contains(tags, infra.TopologyTag+"=eks") || !slices.Contains(tags, infra.SnapshotTag+"=matrix-test") {
-		t.Errorf("media StorageClass tags %v", tags)
+	if !slices.Contains(tags, infra.SnapshotTag+"=matrix-test") || slices.ContainsFunc(tags, func(s string) bool { return strings.HasPrefix(s, "Name=") }) {
+		t.Errorf("media StorageClass tags %v: want the snapshot tag and no Name", tags)
 	}
 }
 

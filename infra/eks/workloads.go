@@ -159,8 +159,6 @@ func (e *EKS) newStorage(ctx *pulumi.Context, opts ...pulumi.ResourceOption) err
 			// The driver's tagSpecification_N parameters
 			// (kubernetes-sigs/aws-ebs-csi-driver, docs/tagging.md).
 			"tagSpecification_1": pulumi.String(infra.SnapshotTag + "=" + infra.SnapshotTarget(ctx)),
-			// Whose data the volume holds, for the topology-switch check.
-			"tagSpecification_2": pulumi.String(infra.TopologyTag + "=" + string(infra.TopologyEKS)),
 		},
 	}, opts...)
 	return err
