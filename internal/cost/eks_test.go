@@ -25,7 +25,8 @@ func essInput(calls bool) ess.Input {
 			Host: "matrix-test.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com", Port: 5432, SSLMode: "require",
 			Synapse: ess.Database{Name: "synapse", User: "synapse", Password: ess.SecretRef{Name: "matrix-postgres", Key: "synapse-password"}},
 		},
-		Media: ess.Media{StorageClass: "gp3", Size: "50Gi"},
+		Media:      ess.Media{StorageClass: "gp3", Size: "50Gi"},
+		SigningKey: ess.SecretRef{Name: "matrix-synapse-signing-key", Key: "signing.key"},
 	}
 	if calls {
 		in.Calls = ess.CallsElementCall
