@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -170,13 +169,9 @@ func TestEveryTypePriced(t *testing.T) {
 // here.
 func committedStacks(t *testing.T) []string {
 	t.Helper()
-	paths, err := filepath.Glob("../../Pulumi.*.yaml")
+	stacks, err := stackfile.Stacks("../..")
 	if err != nil {
 		t.Fatal(err)
-	}
-	var stacks []string
-	for _, p := range paths {
-		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "Pulumi."), ".yaml"))
 	}
 	return stacks
 }

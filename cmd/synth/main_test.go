@@ -19,13 +19,9 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // committedStacks lists every Pulumi.<stack>.yaml at the top of the repo.
 func committedStacks(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("../../Pulumi.*.yaml")
-	if err != nil || len(files) == 0 {
+	stacks, err := stackfile.Stacks("../..")
+	if err != nil || len(stacks) == 0 {
 		t.Fatalf("no stack files: %v", err)
-	}
-	var stacks []string
-	for _, f := range files {
-		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml"))
 	}
 	return stacks
 }

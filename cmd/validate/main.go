@@ -31,7 +31,6 @@ import (
 
 	"github.com/matrix-on-aws/homeserver/ansible"
 	"github.com/matrix-on-aws/homeserver/infra"
-	"github.com/matrix-on-aws/homeserver/internal/chartrender"
 	"github.com/matrix-on-aws/homeserver/internal/ess"
 	"github.com/matrix-on-aws/homeserver/internal/snapshot"
 	"github.com/matrix-on-aws/homeserver/internal/stackfile"
@@ -168,22 +167,15 @@ func validateChart(w io.Writer, stacks []chartStack, path string) error {
 			return err
 		}
 	}
-	c, err := ess.LoadChart(path)
-	if err != nil {
-		return err
-	}
 	var refused []string
 	for _, s := range stacks {
-		ms, err := chartrender.Render(context.Background(), c, s.values, ess.RenderOptions())
-		if err == nil {
-			_, err = chartrender.NewDecoder().Decode(ms)
-		}
+		objs, err := ess.Render(context.Background(), path, s.values)
 		if err != nil {
 			refused = append(refused, s.name)
 			fmt.Fprintf(w, "REFUSED  %s: the chart %s %s: %s\n", s.name, ess.ChartName, ess.ChartVersion, strings.TrimSpace(err.Error()))
 			continue
 		}
-		fmt.Fprintf(w, "ok       %s: the chart %s %s accepts it (%d manifests)\n", s.name, ess.ChartName, ess.ChartVersion, len(ms))
+		fmt.Fprintf(w, "ok       %s: the chart %s %s accepts it (%d manifests)\n", s.name, ess.ChartName, ess.ChartVersion, len(objs))
 	}
 	if len(refused) > 0 {
 		return fmt.Errorf("the chart refuses %s", strings.Join(refused, ", "))

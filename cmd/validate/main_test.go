@@ -13,6 +13,7 @@ import (
 
 	"github.com/matrix-on-aws/homeserver/ansible"
 	"github.com/matrix-on-aws/homeserver/internal/snapshot"
+	"github.com/matrix-on-aws/homeserver/internal/stackfile"
 	"github.com/matrix-on-aws/homeserver/internal/synth"
 	"github.com/matrix-on-aws/homeserver/internal/upstreamcheck"
 )
@@ -110,7 +111,11 @@ func inventory(t *testing.T, name string, raw map[string]string) upstreamcheck.I
 // every committed stack and the matrix, in one ansible-playbook run.
 func TestUpstreamValidation(t *testing.T) {
 	root := upstreamcheck.UnpackForTest(t)
-	invs, charts, err := render("../..", committedStacks(t), nil)
+	stacks, err := stackfile.Stacks("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	invs, charts, err := render("../..", stacks, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,20 +207,6 @@ func TestCommand(t *testing.T) {
 	if err == nil || !strings.Contains(out.String(), "REFUSED  dev:") || !strings.Contains(out.String(), "matrix_bridge_mautrix_telegram_api_id") {
 		t.Errorf("a refused stack: %v\n%s", err, out.String())
 	}
-}
-
-// committedStacks names every Pulumi.<stack>.yaml of the repository.
-func committedStacks(t *testing.T) []string {
-	t.Helper()
-	paths, err := filepath.Glob("../../Pulumi.*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stacks []string
-	for _, p := range paths {
-		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "Pulumi."), ".yaml"))
-	}
-	return stacks
 }
 
 // TestChartCommand checks an eks stack against the pinned chart, as

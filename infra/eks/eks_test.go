@@ -2,7 +2,6 @@ package eks_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -42,23 +41,20 @@ func values(t *testing.T, res *synth.Result) map[string]any {
 
 func render(t *testing.T, values map[string]any) []chartrender.Object {
 	t.Helper()
-	path, err := ess.ChartPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ess.LoadChart(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := chartrender.Render(context.Background(), c, values, ess.RenderOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := chartrender.NewDecoder().Decode(ms)
+	objs, err := renderErr(t, values)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return objs
+}
+
+func renderErr(t *testing.T, values map[string]any) ([]chartrender.Object, error) {
+	t.Helper()
+	path, err := ess.ChartPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ess.Render(context.Background(), path, values)
 }
 
 // configurations are the committed eks stacks and a matrix of the keys
@@ -74,12 +70,11 @@ func configurations(t *testing.T) map[string]map[string]string {
 		"operator-values": synth.ExampleEKSConfig("matrix:helmValues", `{"synapse": {"resources": {"requests": {"memory": "2Gi"}}}}`),
 		"everything":      synth.ExampleEKSConfig("matrix:auth", "mas", "matrix:calls", "element-call", "matrix:eksWorkers", `{"event-persister": 2}`, "matrix:eksNodesPerZone", "2"),
 	}
-	stacks, err := filepath.Glob("../../Pulumi.*.yaml")
+	stacks, err := stackfile.Stacks("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range stacks {
-		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "Pulumi."), ".yaml")
+	for _, stack := range stacks {
 		cfg, err := stackfile.Load("../..", infra.Namespace, stack)
 		if err != nil {
 			t.Fatal(err)
@@ -131,20 +126,6 @@ func TestChartRendersFromStackValues(t *testing.T) {
 	}
 }
 
-func renderErr(t *testing.T, values map[string]any) error {
-	t.Helper()
-	path, err := ess.ChartPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ess.LoadChart(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = chartrender.Render(context.Background(), c, values, ess.RenderOptions())
-	return err
-}
-
 // TestBadOperatorValuesFailWithChartMessage: matrix:helmValues the
 // program cannot judge (they are the chart's) reach the release as given,
 // and the pinned chart refuses them with its own message, as Helm does
@@ -157,7 +138,7 @@ func TestBadOperatorValuesFailWithChartMessage(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := run(t, synth.ExampleEKSConfig("matrix:calls", "element-call", "matrix:helmValues", tc.values))
-			err := renderErr(t, values(t, res))
+			_, err := renderErr(t, values(t, res))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("rendering %s: %v, want the chart's %q", tc.values, err, tc.want)
 			}
@@ -187,7 +168,8 @@ func TestWorkersForAuthAgreeWithChart(t *testing.T) {
 				synapse["workers"] = workers
 			}
 			workers[worker] = map[string]any{"enabled": true}
-			chartRefused := renderErr(t, v) != nil
+			_, err = renderErr(t, v)
+			chartRefused := err != nil
 			if refused != chartRefused {
 				t.Errorf("%s with auth %s: config refuses %v, chart refuses %v", worker, auth, refused, chartRefused)
 			}

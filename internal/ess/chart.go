@@ -1,6 +1,7 @@
 package ess
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -63,4 +64,19 @@ func LoadChart(path string) (*chart.Chart, error) {
 // RenderOptions are the release the eks topology installs.
 func RenderOptions() chartrender.Options {
 	return chartrender.Options{ReleaseName: "ess", Namespace: "matrix", KubeVersion: KubeVersion}
+}
+
+// Render renders the pinned chart archive at path with values as Helm does
+// before it installs (the chart's schema, then its validation templates)
+// and decodes every manifest strictly into its Kubernetes type.
+func Render(ctx context.Context, path string, values map[string]any) ([]chartrender.Object, error) {
+	c, err := LoadChart(path)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := chartrender.Render(ctx, c, values, RenderOptions())
+	if err != nil {
+		return nil, err
+	}
+	return chartrender.NewDecoder().Decode(ms)
 }

@@ -129,13 +129,12 @@ type run struct {
 // previews, then updates).
 func committedRuns(t *testing.T) []run {
 	t.Helper()
-	files, err := filepath.Glob("../../Pulumi.*.yaml")
-	if err != nil || len(files) == 0 {
+	stacks, err := stackfile.Stacks("../..")
+	if err != nil || len(stacks) == 0 {
 		t.Fatalf("no committed stack files (%v)", err)
 	}
 	var runs []run
-	for _, f := range files {
-		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+	for _, stack := range stacks {
 		cfg, err := stackfile.Load("../..", "matrix", stack)
 		if err != nil {
 			t.Fatal(err)

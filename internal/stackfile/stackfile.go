@@ -60,6 +60,21 @@ func LoadProject(dir string) (Project, error) {
 	return p, nil
 }
 
+// Stacks names the stacks with a Pulumi.<stack>.yaml in dir, sorted: what
+// checks over "every committed stack" iterate, so a new stack file is
+// covered without a change to them.
+func Stacks(dir string) ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "Pulumi.*.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("stackfile: %w", err)
+	}
+	var stacks []string
+	for _, p := range paths {
+		stacks = append(stacks, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "Pulumi."), ".yaml"))
+	}
+	return stacks, nil
+}
+
 // Load reads Pulumi.<stack>.yaml in dir. Keys without a namespace get the
 // project's, as the CLI does.
 func Load(dir, project, stack string) (Config, error) {
