@@ -23,10 +23,14 @@ func topologyTags(ctx *pulumi.Context, role string, t Topology) pulumi.StringMap
 }
 
 // heldData is what a topology keeps that switching away from it deletes.
-var heldData = map[Topology]string{
-	TopologySingle: "the host, its Elastic IP and the data volume (PostgreSQL and media under /matrix)",
-	TopologyHA:     "the load balancer, the Auto Scaling Group, the RDS database and the media bucket",
-	TopologyEKS:    "the cluster, the RDS database and the media volume the chart claimed",
+func heldData(t Topology) string {
+	switch t {
+	case TopologyHA:
+		return "the load balancer, the Auto Scaling Group, the RDS database and the media bucket"
+	case TopologyEKS:
+		return "the cluster, the RDS database and the media volume the chart claimed"
+	}
+	return "the host, its Elastic IP and the data volume (PostgreSQL and media under /matrix)"
 }
 
 // checkTopologySwitch refuses to declare a topology while the stack's data
@@ -51,7 +55,7 @@ func checkTopologySwitch(ctx *pulumi.Context, cfg Config, opts ...pulumi.InvokeO
 	for _, other := range []Topology{TopologySingle, TopologyHA, TopologyEKS} {
 		if found, ok := held[other]; ok {
 			ps.Add(Qualified("topology"), "this stack already holds data in the %s topology: %s. Switching to %s would delete %s, and %s starts with an empty homeserver. Keep matrix:topology %s, or move the data first (docs/topologies.md, \"Switching topologies\") and confirm with pulumi config set matrix:allowTopologyChange true",
-				other, found, cfg.Topology, heldData[other], cfg.Topology, other)
+				other, found, cfg.Topology, heldData(other), cfg.Topology, other)
 		}
 	}
 	return ps.Err()
