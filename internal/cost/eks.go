@@ -112,21 +112,45 @@ func input(r mock.Resource, path ...string) (resource.PropertyValue, bool) {
 	return at(resource.NewObjectProperty(r.Inputs), path...)
 }
 
+// standardSupportEnds is the last day of EKS standard support of each
+// Kubernetes minor version, 14 months after its release on EKS (EKS User
+// Guide, "Understand the Kubernetes version lifecycle on EKS"), as
+// endoflife.date/amazon-eks lists them (read 2026-11-22). A cluster whose
+// version is past it on the snapshot's date is billed the extended
+// support rate unless its upgrade policy is STANDARD.
+var standardSupportEnds = map[string]string{
+	"1.29": "2025-03-23",
+	"1.30": "2025-07-23",
+	"1.31": "2025-11-26",
+	"1.32": "2026-03-23",
+	"1.33": "2026-07-29",
+	"1.34": "2026-12-02",
+	"1.35": "2027-03-27",
+}
+
 func eksCluster(x *estimator, r mock.Resource) {
-	x.hourly("EKS control plane", KeyEKSCluster, 1, "%s per cluster, standard support")
 	if v, _ := input(r, "computeConfig", "enabled"); v.IsBool() && v.BoolValue() {
 		x.unpriced("EKS cluster " + r.Name + ": Auto Mode's management fee on each instance it launches")
 	}
 	version := str(get(r.Inputs, "version"))
-	if version == "" {
-		version = "its version"
-	}
+	ends, known := standardSupportEnds[version]
 	// EXTENDED is the API's default.
 	if str(get(r.Inputs, "upgradePolicy", "supportType")) == "STANDARD" {
+		x.hourly("EKS control plane", KeyEKSCluster, 1, "%s per cluster, standard support")
 		x.noteText(fmt.Sprintf("the EKS cluster's upgrade policy is STANDARD: EKS upgrades Kubernetes %s when its standard support ends, so extended support is never billed", version))
 		return
 	}
-	x.note(KeyEKSExtended, "EKS extended support: once Kubernetes "+version+" leaves standard support the cluster is billed %s per cluster-hour in all until it is upgraded (upgradePolicy.supportType STANDARD makes EKS upgrade it instead)", 1)
+	if known && ends < x.s.Date {
+		x.hourly("EKS control plane", KeyEKSExtended, 1, "%s per cluster, extended support: Kubernetes "+version+"'s standard support ended "+ends+"; upgrade (docs/runbook-eks.md)")
+		return
+	}
+	x.hourly("EKS control plane", KeyEKSCluster, 1, "%s per cluster, standard support")
+	switch {
+	case known:
+		x.note(KeyEKSExtended, "EKS extended support: once Kubernetes "+version+" leaves standard support after "+ends+" the cluster is billed %s per cluster-hour in all until it is upgraded (upgradePolicy.supportType STANDARD makes EKS upgrade it instead)", 1)
+	default:
+		x.note(KeyEKSExtended, "EKS extended support: Kubernetes "+version+" is not in internal/cost's support calendar; once it leaves standard support the cluster is billed %s per cluster-hour in all until it is upgraded", 1)
+	}
 }
 
 // eksNodeGroup prices a managed node group of desiredSize Linux on-demand

@@ -76,7 +76,7 @@ func release(chart, version string, values map[string]any) mock.Resource {
 func eksStack(t *testing.T, calls bool) []mock.Resource {
 	t.Helper()
 	rs := []mock.Resource{
-		res("aws:eks/cluster:Cluster", "cluster", map[string]any{"version": "1.33"}),
+		res("aws:eks/cluster:Cluster", "cluster", map[string]any{"version": "1.35"}),
 		nodeGroup("nodes-a", nil),
 		nodeGroup("nodes-b", nil),
 		res("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "oidc", nil),
@@ -170,7 +170,7 @@ func TestEKSEstimate(t *testing.T) {
 		if l := lines["Node root volume"]; !strings.Contains(l.Basis, "30 GiB gp2") {
 			t.Errorf("node volume basis %q", l.Basis)
 		}
-		if md := e.Markdown(); !strings.Contains(md, "once Kubernetes 1.33 leaves standard support the cluster is billed $0.60 per cluster-hour") {
+		if md := e.Markdown(); !strings.Contains(md, "once Kubernetes 1.35 leaves standard support after 2027-03-27 the cluster is billed $0.60 per cluster-hour") {
 			t.Errorf("no note on extended support:\n%s", md)
 		}
 	}
@@ -494,5 +494,52 @@ func TestLoadBalancerZonesFromTagResources(t *testing.T) {
 	unknown := resource.MakeComputed(resource.NewStringProperty(""))
 	if got := addresses(tag("t-a", unknown, "kubernetes.io/role/elb"), tag("t-b", unknown, "kubernetes.io/role/elb")); !strings.HasPrefix(got, "2 public IPv4") {
 		t.Errorf("tags of subnets not created yet: %q", got)
+	}
+}
+
+// TestEKSSupportCalendar: a cluster whose Kubernetes version left standard
+// support before the snapshot's date is priced at the extended support
+// rate; one still in standard support at the standard rate, with the date
+// it ends; one the calendar does not know, at the standard rate with a
+// note saying so.
+func TestEKSSupportCalendar(t *testing.T) {
+	s := snapshot(t)
+	control := func(version string) (Line, string) {
+		t.Helper()
+		e, err := FromResources(s, "eu-central-1", []mock.Resource{res("aws:eks/cluster:Cluster", "cluster", map[string]any{"version": version})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return byItem(e)["EKS control plane"], e.Markdown()
+	}
+	std, ext := s.Regions["eu-central-1"][KeyEKSCluster].USD, s.Regions["eu-central-1"][KeyEKSExtended].USD
+	for version, ends := range standardSupportEnds {
+		l, md := control(version)
+		want := std
+		if ends < s.Date {
+			want = ext
+			if !strings.Contains(l.Basis, "standard support ended "+ends) {
+				t.Errorf("%s: basis %q does not say when standard support ended", version, l.Basis)
+			}
+		} else if !strings.Contains(md, "leaves standard support after "+ends) {
+			t.Errorf("%s: no note of the end of standard support:\n%s", version, md)
+		}
+		if math.Abs(l.Monthly-want*HoursPerMonth) > 0.01 {
+			t.Errorf("%s (standard support until %s, snapshot %s): $%.2f a month, want $%.2f", version, ends, s.Date, l.Monthly, want*HoursPerMonth)
+		}
+	}
+	if l, md := control("1.99"); math.Abs(l.Monthly-std*HoursPerMonth) > 0.01 || !strings.Contains(md, "not in internal/cost's support calendar") {
+		t.Errorf("unknown version: %+v\n%s", l, md)
+	}
+}
+
+// TestDefaultKubernetesVersionInStandardSupport: the eks topology's default
+// version is in standard support on the snapshot's date, so a new cluster
+// is not billed extended support from its first hour.
+func TestDefaultKubernetesVersionInStandardSupport(t *testing.T) {
+	s := snapshot(t)
+	ends, ok := standardSupportEnds[ess.KubeVersion]
+	if !ok || ends < s.Date {
+		t.Errorf("default Kubernetes %s: standard support ends %q, snapshot %s; raise ess.KubeVersion", ess.KubeVersion, ends, s.Date)
 	}
 }

@@ -26,9 +26,12 @@ const (
 // finds the archive.
 const ChartEnv = "MATRIX_ESS_CHART"
 
-// KubeVersion is the EKS version the chart is rendered for; the eks
-// topology pins its cluster to it.
-const KubeVersion = "1.33"
+// KubeVersion is the EKS version the chart is rendered for, and the eks
+// topology's default (matrix:kubernetesVersion): the newest in EKS standard
+// support on the price snapshot's date, which internal/cost's support
+// calendar checks (an older one would bill extended support, six times the
+// cluster-hour, from the first day).
+const KubeVersion = "1.35"
 
 // ChartPath returns the packaged chart: the file named by $MATRIX_ESS_CHART,
 // else <repo root>/../shared/ess-helm/matrix-stack-<version>.tgz, the repo
