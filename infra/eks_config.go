@@ -69,6 +69,7 @@ func (r *reader) eksChecks(c *Config, secretKeys []string) {
 	refuse("dataVolumeSnapshotId", "media is on a volume the chart claims (see docs/runbook-eks.md to restore it)")
 	refuse("playbookVars", "it runs Element's ess-helm chart, not the playbook; set chart values with matrix:helmValues")
 	refuse("amiId", "EKS picks the nodes' image for the Kubernetes version")
+	refuse("adminUser", "the chart creates no account, so no admin would be made; create the first account in the cluster (docs/runbook-eks.md, \"Creating the first account\")")
 	if c.TURN {
 		r.add("turn", "coturn is not part of the chart; set matrix:turn false (with matrix:calls element-call, call media reaches LiveKit over UDP through the NLB)")
 	}

@@ -46,7 +46,7 @@ func Keys() []Key {
 		{"dnsTtl", "integer", 300, "TTL in seconds of the Route 53 records."},
 		{"vpcCidr", "string", "10.42.0.0/16", "Private IPv4 range of the VPC (/16 to /24)."},
 		{"provision", "boolean", true, "Run the upstream playbook during pulumi up (needs ansible-core on this machine); false declares the AWS resources only."},
-		{"adminUser", "string", "admin", "Localpart of the admin account created during pulumi up (@<adminUser>:<domain>); its generated password is the adminPassword secret output."},
+		{"adminUser", "string", "admin", "Localpart of the admin account created during pulumi up (@<adminUser>:<domain>); its generated password is the adminPassword secret output. Refused in eks, whose chart creates no account (docs/runbook-eks.md)."},
 		{"verify", "boolean", true, "End pulumi up with cmd/verify: federation, TLS, well-known, client API and a login round trip."},
 		{"protect", "boolean", false, "Protect what holds data: Pulumi refuses to replace or destroy the instance, the data volume and their attachment until it is lifted (the volume is also retained on delete); termination protection on the instance."},
 		{"topology", "string", "single", "single: one EC2 host with an Elastic IP and a data volume; ha: an Auto Scaling Group of one host behind an ALB, PostgreSQL on RDS, media on S3 (no TURN); eks: Element's ess-helm chart on an EKS cluster with node groups in two zones, PostgreSQL on RDS, media on EBS. See docs/topologies.md."},

@@ -25,6 +25,7 @@ func TestRefusals(t *testing.T) {
 		"matrix:eksWorkers", `{"no-such-worker": 1}`,
 		"matrix:helmValues", `{"serverName": "other.org"}`,
 		"matrix:kubernetesVersion", "latest",
+		"matrix:adminUser", "ops",
 	)
 	c := mock.New(synth.DefaultZones(infra.Config{Domain: "example.org"}))
 	_, err := synth.Run(synth.Options{Project: "matrix", Stack: "test", Config: raw, Cloud: c})
@@ -36,7 +37,7 @@ func TestRefusals(t *testing.T) {
 	for _, p := range ce.Problems {
 		keys = append(keys, p.Key)
 	}
-	for _, want := range []string{"matrix:clusterApiAllowedCidrs", "matrix:instanceType", "matrix:playbookVars", "matrix:turn", "matrix:eksWorkers", "matrix:helmValues.serverName", "matrix:kubernetesVersion"} {
+	for _, want := range []string{"matrix:clusterApiAllowedCidrs", "matrix:instanceType", "matrix:playbookVars", "matrix:turn", "matrix:eksWorkers", "matrix:helmValues.serverName", "matrix:kubernetesVersion", "matrix:adminUser"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("no problem for %s; got %v", want, ce.Problems)
 		}
